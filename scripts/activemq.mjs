@@ -1,0 +1,773 @@
+#!/usr/bin/env node
+// A real ActiveMQ Classic broker for tests: fetch it from Maven Central, start throw-away
+// instances on free loopback ports (AMQP, AMQP+TLS, OpenWire, JMX), stop them.
+//
+// Node 20, ESM, node builtins only. Needs a JDK (java + keytool, 17+) and Maven (`mvn`) for the
+// first fetch; later runs reuse the cache in `<repo>/.cache/activemq/` (env ACTIVEMQ_CACHE).
+//
+//   node scripts/activemq.mjs fetch    # download + unpack once, print the home dir
+//   node scripts/activemq.mjs start    # start a broker that outlives this command,
+//                                      # write .cache/activemq/state.json, print it
+//   node scripts/activemq.mjs stop     # stop the broker named in state.json
+//   node scripts/activemq.mjs status   # print state.json and whether the pid is alive
+//
+// Library use (vitest globalSetup, tests):
+//   import { startBroker } from '../scripts/activemq.mjs';
+//   const broker = await startBroker();   // { host, amqpPort, amqpsPort, caPem, username, password, ... }
+//   ...; await broker.stop();
+//
+// Version: Maven Central serves the binary distribution `org.apache.activemq:apache-activemq`
+// only up to 5.18.3 (5.18.4+ and 5.19.x are not deployed there as tar.gz:bin). We try
+// $ACTIVEMQ_VERSION or 5.18.7 first, then the newest 5.18.x/5.19.x that Maven's metadata lists.
+// The version actually used is recorded in <cache>/resolved-version.json and in every handle.
+//
+// Persistence: KahaDB in the instance dir (persistent, like Amazon MQ). It makes restart() keep
+// persistent messages and lets tests see the real difference between persistent and
+// non-persistent messages (e.g. DLQ handling). Pass { persistent: false } for a memory store.
+
+import { spawn, spawnSync, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const SCRIPT_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(SCRIPT_DIR, '..');
+export const PREFERRED_VERSION = '5.18.7';
+const FALLBACK_RANGE = '[5.18,5.20)';
+const GROUP = 'org.apache.activemq';
+const ARTIFACT = 'apache-activemq';
+
+/** Thrown when java/keytool are missing or too old. */
+export class JavaMissingError extends Error {
+  constructor(detail) {
+    super(`Java 17+ is required to run the test broker: install a JDK${detail ? ` (${detail})` : ''}`);
+    this.name = 'JavaMissingError';
+    this.code = 'ACTIVEMQ_JAVA_MISSING';
+  }
+}
+
+/** Thrown when the distribution cannot be downloaded (mvn missing, offline, not served). */
+export class ActiveMQFetchError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'ActiveMQFetchError';
+    this.code = 'ACTIVEMQ_FETCH_FAILED';
+  }
+}
+
+/** Thrown when the broker does not start (timeout, early exit); `logTail` has the last log lines. */
+export class BrokerStartError extends Error {
+  constructor(message, logTail) {
+    super(`${message}\n--- broker log (tail) ---\n${logTail}`);
+    this.name = 'BrokerStartError';
+    this.code = 'ACTIVEMQ_START_FAILED';
+    this.logTail = logTail;
+  }
+}
+
+export function cacheDir() {
+  return path.resolve(process.env.ACTIVEMQ_CACHE || path.join(REPO_ROOT, '.cache', 'activemq'));
+}
+
+export function stateFilePath() {
+  return path.resolve(process.env.ACTIVEMQ_STATE_FILE || path.join(cacheDir(), 'state.json'));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rid = (n = 6) => randomBytes(n).toString('hex');
+
+// ---------------------------------------------------------------------------------------------
+// Java
+
+let javaChecked = false;
+export function checkJava() {
+  if (javaChecked) return;
+  const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (r.error) throw new JavaMissingError(r.error.code === 'ENOENT' ? '`java` not found on PATH' : r.error.message);
+  const out = `${r.stderr}${r.stdout}`;
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(out);
+  if (!m) throw new JavaMissingError(`cannot parse \`java -version\`: ${out.trim().split('\n')[0]}`);
+  let major = Number(m[1]);
+  if (major === 1) major = Number(m[2]);
+  if (major < 17) throw new JavaMissingError(`found Java ${major}`);
+  const k = spawnSync('keytool', ['-help'], { encoding: 'utf8' });
+  if (k.error) throw new JavaMissingError('`keytool` not found on PATH (a JRE without the JDK tools?)');
+  javaChecked = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch
+
+function homeDirFor(version, cache = cacheDir()) {
+  return path.join(cache, `apache-activemq-${version}`);
+}
+
+function isUnpacked(home) {
+  return fs.existsSync(path.join(home, 'bin', 'activemq.jar')) && fs.existsSync(path.join(home, '.civitas-complete'));
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, ...opts }, (error, stdout, stderr) => {
+      resolve({ error, code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+async function mvnCopy(version, outDir) {
+  const r = await run('mvn', ['-q', '-B', 'dependency:copy',
+    `-Dartifact=${GROUP}:${ARTIFACT}:${version}:tar.gz:bin`, `-DoutputDirectory=${outDir}`]);
+  if (r.error && r.error.code === 'ENOENT') {
+    throw new ActiveMQFetchError('Maven (`mvn`) is required to download ActiveMQ the first time: install maven');
+  }
+  const file = path.join(outDir, `${ARTIFACT}-${version}-bin.tar.gz`);
+  return { ok: r.code === 0 && fs.existsSync(file), file, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Newest version in [5.18,5.20) according to Maven's metadata, or null. */
+async function newestServedVersion(tmp) {
+  const dir = path.join(tmp, 'probe');
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, 'pom.xml'), `<project xmlns="http://maven.apache.org/POM/4.0.0">
+<modelVersion>4.0.0</modelVersion><groupId>local.probe</groupId><artifactId>probe</artifactId><version>1</version>
+<dependencies><dependency><groupId>${GROUP}</groupId><artifactId>${ARTIFACT}</artifactId>
+<version>${FALLBACK_RANGE}</version><type>pom</type></dependency></dependencies></project>\n`);
+  const out = path.join(dir, 'list.txt');
+  await run('mvn', ['-q', '-B', 'dependency:list', '-DexcludeTransitive=true', `-DoutputFile=${out}`], { cwd: dir });
+  const text = fs.existsSync(out) ? await fsp.readFile(out, 'utf8') : '';
+  const m = new RegExp(`${GROUP}:${ARTIFACT}:pom:([0-9][^:\\s]*)`).exec(text);
+  return m ? m[1] : null;
+}
+
+/**
+ * Download (once) and unpack (once) the ActiveMQ Classic distribution.
+ * @param {{version?: string, quiet?: boolean}} [options]
+ * @returns {Promise<{home: string, version: string, cache: string, fetched: boolean}>}
+ */
+export async function fetchActiveMQ(options = {}) {
+  checkJava();
+  const cache = cacheDir();
+  await fsp.mkdir(cache, { recursive: true });
+  const log = options.quiet ? () => {} : (m) => process.stderr.write(`[activemq] ${m}\n`);
+  const pinned = options.version || process.env.ACTIVEMQ_VERSION;
+  const recordFile = path.join(cache, 'resolved-version.json');
+
+  if (!pinned && fs.existsSync(recordFile)) {
+    try {
+      const rec = JSON.parse(await fsp.readFile(recordFile, 'utf8'));
+      if (rec.version && isUnpacked(homeDirFor(rec.version, cache))) {
+        return { home: homeDirFor(rec.version, cache), version: rec.version, cache, fetched: false };
+      }
+    } catch { /* re-resolve */ }
+  }
+  const candidates = pinned ? [pinned] : [PREFERRED_VERSION];
+  for (const v of candidates) if (isUnpacked(homeDirFor(v, cache))) return finish(v, false);
+
+  const tmp = path.join(cache, `tmp-${process.pid}-${rid()}`);
+  await fsp.mkdir(tmp, { recursive: true });
+  try {
+    let version = null;
+    let tarball = null;
+    const tried = [];
+    for (const v of candidates) {
+      const existing = path.join(cache, `${ARTIFACT}-${v}-bin.tar.gz`);
+      if (fs.existsSync(existing)) { version = v; tarball = existing; break; }
+      log(`downloading ${GROUP}:${ARTIFACT}:${v}:tar.gz:bin with mvn ...`);
+      const r = await mvnCopy(v, tmp);
+      tried.push(v);
+      if (r.ok) { version = v; tarball = r.file; break; }
+      log(`${v} is not served by the Maven repository`);
+    }
+    if (!version && !pinned) {
+      const newest = await newestServedVersion(tmp);
+      if (newest && isUnpacked(homeDirFor(newest, cache))) return finish(newest, false);
+      if (newest) {
+        const existing = path.join(cache, `${ARTIFACT}-${newest}-bin.tar.gz`);
+        if (fs.existsSync(existing)) { version = newest; tarball = existing; } else {
+          log(`newest served version in ${FALLBACK_RANGE}: ${newest}; downloading ...`);
+          const r = await mvnCopy(newest, tmp);
+          tried.push(newest);
+          if (r.ok) { version = newest; tarball = r.file; } else log(r.output.split('\n').slice(-15).join('\n'));
+        }
+      }
+    }
+    if (!version) {
+      throw new ActiveMQFetchError(`could not download ${GROUP}:${ARTIFACT} (tried ${tried.join(', ') || 'nothing'}; ` +
+        `also looked for the newest in ${FALLBACK_RANGE}). Is Maven Central reachable?`);
+    }
+    // keep the tarball in the cache (atomic rename; another process may have won the race)
+    const finalTar = path.join(cache, `${ARTIFACT}-${version}-bin.tar.gz`);
+    if (tarball !== finalTar) await fsp.rename(tarball, finalTar).catch(() => {});
+    const home = homeDirFor(version, cache);
+    if (!isUnpacked(home)) {
+      log(`unpacking ${path.basename(finalTar)} ...`);
+      const unpackDir = path.join(tmp, 'unpack');
+      await fsp.mkdir(unpackDir, { recursive: true });
+      const t = await run('tar', ['-xzf', finalTar, '-C', unpackDir]);
+      if (t.code !== 0) throw new ActiveMQFetchError(`tar failed: ${t.stderr}`);
+      const inner = path.join(unpackDir, `apache-activemq-${version}`);
+      await fsp.writeFile(path.join(inner, '.civitas-complete'), `${new Date().toISOString()}\n`);
+      try {
+        if (fs.existsSync(home)) await fsp.rm(home, { recursive: true, force: true }); // incomplete leftover
+        await fsp.rename(inner, home);
+      } catch (e) {
+        if (!isUnpacked(home)) throw e; // otherwise a concurrent fetch finished first
+      }
+    }
+    return finish(version, true);
+  } finally {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  }
+
+  async function finish(version, fetched) {
+    if (!pinned) {
+      const t = `${recordFile}.${rid()}`;
+      await fsp.writeFile(t, JSON.stringify({ version, preferred: PREFERRED_VERSION, at: new Date().toISOString() }, null, 2));
+      await fsp.rename(t, recordFile);
+    }
+    if (version !== PREFERRED_VERSION && fetched) log(`using ActiveMQ ${version} (${PREFERRED_VERSION} is not served)`);
+    return { home: homeDirFor(version, cache), version, cache, fetched };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+/** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function freePorts(n) {
+  const ports = new Set();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+function canConnect(port, host = '127.0.0.1', timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host });
+    const done = (ok) => { s.destroy(); resolve(ok); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instance config
+
+const xmlEscape = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function activemqXml(cfg) {
+  const ssl = `needClientAuth=false&amp;transport.transformer=jms`;
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by scripts/activemq.mjs for a throw-away test broker. -->
+<beans xmlns="http://www.springframework.org/schema/beans"
+       xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+       xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
+       http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="civitas-test"
+          dataDirectory="\${activemq.data}" persistent="${cfg.persistent}" useJmx="true"
+          schedulerSupport="false" advisorySupport="true">
+
+    <destinationPolicy>
+      <policyMap>
+        <policyEntries>
+          <!-- The broker default, spelled out: one shared DLQ "ActiveMQ.DLQ"; non-persistent
+               messages are NOT dead-lettered (processNonPersistent=false), expired ones are. -->
+          <policyEntry queue=">">
+            <deadLetterStrategy>
+              <sharedDeadLetterStrategy processExpired="true" processNonPersistent="false"/>
+            </deadLetterStrategy>
+          </policyEntry>
+          <policyEntry topic=">">
+            <pendingMessageLimitStrategy>
+              <constantPendingMessageLimitStrategy limit="1000"/>
+            </pendingMessageLimitStrategy>
+          </policyEntry>
+        </policyEntries>
+      </policyMap>
+    </destinationPolicy>
+
+    <!-- JMX on a private loopback port (for queueStats via \`activemq query\`); no web console. -->
+    <managementContext>
+      <managementContext createConnector="true" connectorHost="127.0.0.1"
+                         connectorPort="${cfg.jmxPort}" rmiServerPort="${cfg.rmiPort}"/>
+    </managementContext>
+
+${cfg.persistent ? `    <persistenceAdapter>
+      <kahaDB directory="\${activemq.data}/kahadb" journalMaxFileLength="16mb"/>
+    </persistenceAdapter>
+` : ''}
+    <plugins>
+      <!-- Authentication required; every authenticated user may do everything (no authorizationPlugin). -->
+      <simpleAuthenticationPlugin anonymousAccessAllowed="false">
+        <users>
+          <authenticationUser username="${xmlEscape(cfg.username)}" password="${xmlEscape(cfg.password)}" groups="admins,users"/>
+        </users>
+      </simpleAuthenticationPlugin>
+    </plugins>
+
+    <systemUsage>
+      <systemUsage>
+        <memoryUsage><memoryUsage percentOfJvmHeap="70"/></memoryUsage>
+        <storeUsage><storeUsage limit="2 gb"/></storeUsage>
+        <tempUsage><tempUsage limit="1 gb"/></tempUsage>
+      </systemUsage>
+    </systemUsage>
+
+    <sslContext>
+      <sslContext keyStore="file:${xmlEscape(cfg.keystorePath)}" keyStorePassword="${xmlEscape(cfg.keystorePassword)}"
+                  keyStoreType="PKCS12"/>
+    </sslContext>
+
+    <transportConnectors>
+      <transportConnector name="openwire" uri="tcp://127.0.0.1:${cfg.openwirePort}?maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+      <transportConnector name="amqp" uri="amqp://127.0.0.1:${cfg.amqpPort}?transport.transformer=jms&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+      <transportConnector name="amqp+ssl" uri="amqp+ssl://127.0.0.1:${cfg.amqpsPort}?${ssl}&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+    </transportConnectors>
+
+    <shutdownHooks>
+      <bean xmlns="http://www.springframework.org/schema/beans" class="org.apache.activemq.hooks.SpringContextHook"/>
+    </shutdownHooks>
+  </broker>
+  <!-- jetty.xml (web console, port 8161) deliberately NOT imported. -->
+</beans>
+`;
+}
+
+async function makeKeystore(confDir, password) {
+  const keystorePath = path.join(confDir, 'broker.p12');
+  const caPath = path.join(confDir, 'broker-cert.pem');
+  const g = await run('keytool', ['-genkeypair', '-alias', 'broker', '-keyalg', 'RSA', '-keysize', '2048',
+    '-validity', '3650', '-dname', 'CN=localhost, OU=test, O=civitas-outreach', '-ext', 'SAN=dns:localhost,ip:127.0.0.1',
+    '-storetype', 'PKCS12', '-keystore', keystorePath, '-storepass', password, '-keypass', password, '-noprompt']);
+  if (g.code !== 0) throw new Error(`keytool -genkeypair failed: ${g.stderr || g.stdout}`);
+  const e = await run('keytool', ['-exportcert', '-rfc', '-alias', 'broker', '-keystore', keystorePath,
+    '-storetype', 'PKCS12', '-storepass', password, '-file', caPath]);
+  if (e.code !== 0) throw new Error(`keytool -exportcert failed: ${e.stderr || e.stdout}`);
+  return { keystorePath, caPath, caPem: await fsp.readFile(caPath, 'utf8') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process control
+
+const liveChildren = new Set();
+let exitHookInstalled = false;
+function installExitHook() {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const pid of liveChildren) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  });
+}
+
+function isAlive(pid) {
+  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+}
+
+async function waitDead(pid, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!isAlive(pid)) return true;
+    await sleep(100);
+  }
+  return !isAlive(pid);
+}
+
+/** SIGTERM (graceful: the JVM shutdown hook stops the broker), SIGKILL after timeoutMs. */
+async function killGracefully(pid, { group = false, timeoutMs = 20000 } = {}) {
+  const target = group ? -pid : pid;
+  try { process.kill(target, 'SIGTERM'); } catch { return; }
+  if (await waitDead(pid, timeoutMs)) return;
+  try { process.kill(target, 'SIGKILL'); } catch { /* gone */ }
+  await waitDead(pid, 5000);
+}
+
+function tailFile(file, lines = 40) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch { return '(no log)'; }
+}
+
+function brokerEnv(home, inst, memory) {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('ACTIVEMQ_') && k !== 'ACTIVEMQ_CACHE') delete env[k];
+  Object.assign(env, {
+    ACTIVEMQ_HOME: home,
+    ACTIVEMQ_BASE: inst,
+    ACTIVEMQ_CONF: path.join(inst, 'conf'),
+    ACTIVEMQ_DATA: path.join(inst, 'data'),
+    ACTIVEMQ_TMP: path.join(inst, 'tmp'),
+    ACTIVEMQ_PIDFILE: path.join(inst, 'activemq.pid'),
+    ACTIVEMQ_OPTS_MEMORY: memory,
+  });
+  return env;
+}
+
+/**
+ * Launch `bin/activemq console` for an instance and wait until it is ready.
+ * Returns { pid, child }.
+ */
+async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
+  const consoleLog = path.join(st.instanceDir, 'console.log');
+  const fd = fs.openSync(consoleLog, 'a');
+  const child = spawn(path.join(st.home, 'bin', 'activemq'), ['console'], {
+    cwd: st.instanceDir,
+    env: brokerEnv(st.home, st.instanceDir, st.memory),
+    stdio: ['ignore', fd, fd],
+    detached, // own process group for the CLI (outlives us); same group for library use (Ctrl-C reaches it)
+  });
+  fs.closeSync(fd);
+  const pid = child.pid;
+  if (!pid) throw new BrokerStartError('could not spawn bin/activemq', tailFile(consoleLog));
+  let exited = null;
+  child.once('exit', (code, signal) => { exited = { code, signal }; liveChildren.delete(pid); });
+  if (detached) child.unref();
+  else {
+    liveChildren.add(pid);
+    installExitHook();
+    // Our 'exit' hook cannot run if this process is SIGKILLed: a tiny shell watchdog kills the
+    // broker when we are gone, and exits by itself when the broker exits.
+    if (watchdog) {
+      const w = spawn('sh', ['-c',
+        'while kill -0 "$1" 2>/dev/null; do if ! kill -0 "$2" 2>/dev/null; then exit 0; fi; sleep 2; done; ' +
+        'kill -TERM "$2" 2>/dev/null; sleep 15; kill -KILL "$2" 2>/dev/null', 'watchdog', String(process.pid), String(pid)],
+      { stdio: 'ignore', detached: true });
+      w.unref();
+    }
+  }
+
+  const startedRe = /Apache ActiveMQ (\S+) \([^)]*\) started/;
+  const deadline = Date.now() + startTimeoutMs;
+  let sawStarted = false;
+  let echoed = 0;
+  while (Date.now() < deadline) {
+    let text = '';
+    try { text = fs.readFileSync(consoleLog, 'utf8'); } catch { /* not yet */ }
+    if (echo && text.length > echoed) { process.stderr.write(text.slice(echoed)); echoed = text.length; }
+    if (!sawStarted && startedRe.test(text)) sawStarted = true;
+    if (/Address already in use|BindException/.test(text) && !sawStarted) {
+      await killGracefully(pid, { group: detached, timeoutMs: 5000 });
+      const err = new BrokerStartError('a broker port was taken by someone else', tailFile(consoleLog));
+      err.portInUse = true;
+      throw err;
+    }
+    if (exited || (!isAlive(pid))) {
+      throw new BrokerStartError(`bin/activemq exited early (${JSON.stringify(exited)})`, tailFile(consoleLog));
+    }
+    if (sawStarted) {
+      const ok = await Promise.all([st.amqpPort, st.amqpsPort, st.openwirePort].map((p) => canConnect(p)));
+      if (ok.every(Boolean)) return { pid, child };
+    }
+    await sleep(200);
+  }
+  await killGracefully(pid, { group: detached, timeoutMs: 5000 });
+  throw new BrokerStartError(`broker not ready after ${startTimeoutMs} ms`, tailFile(consoleLog));
+}
+
+function javaToolArgs(st) {
+  return [
+    `-Dactivemq.home=${st.home}`, `-Dactivemq.base=${st.instanceDir}`,
+    `-Dactivemq.conf=${path.join(st.instanceDir, 'conf')}`, `-Dactivemq.data=${path.join(st.instanceDir, 'tooldata')}`,
+    `-Djava.io.tmpdir=${path.join(st.instanceDir, 'tmp')}`,
+    '-Xmx256M', '-jar', path.join(st.home, 'bin', 'activemq.jar'),
+  ];
+}
+
+/**
+ * Run an `activemq <task> ...` tool against the instance. This is what `bin/activemq <task>`
+ * runs; we call java directly because bin/activemq re-parses its arguments with `sh -c`,
+ * which mangles message texts with spaces or quotes (e.g. JSON).
+ */
+async function runTool(st, args, { timeoutMs = 60000 } = {}) {
+  await fsp.mkdir(path.join(st.instanceDir, 'tooldata'), { recursive: true });
+  const r = await run('java', [...javaToolArgs(st), ...args], { timeout: timeoutMs, cwd: st.instanceDir });
+  return r;
+}
+
+function parseQueryOutput(text) {
+  // `activemq query --view a,b,c` prints "a = 1" lines per MBean.
+  const out = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+/**
+ * @typedef {object} BrokerHandle
+ * @property {'127.0.0.1'} host
+ * @property {number} amqpPort      plain AMQP 1.0 (amqp://)
+ * @property {number} amqpsPort     AMQP 1.0 over TLS (amqp+ssl://), self-signed cert: trust caPem
+ * @property {number} openwirePort  OpenWire (tcp://), for the Java producer tool
+ * @property {number} jmxPort       JMX RMI connector (loopback), used by queueStats
+ * @property {string} username
+ * @property {string} password
+ * @property {string} caPem         PEM of the broker certificate (SAN localhost, 127.0.0.1)
+ * @property {string} caPath
+ * @property {string} instanceDir
+ * @property {string} home          the unpacked ActiveMQ distribution
+ * @property {string} version       ActiveMQ version actually running
+ * @property {boolean} persistent
+ * @property {number} pid
+ * @property {string} logPath       broker console output
+ * @property {() => Promise<void>} stop
+ * @property {() => Promise<void>} restart
+ * @property {(o: {queue: string, message: string, count?: number, persistent?: boolean, messageSize?: number}) => Promise<void>} produceOpenWire
+ * @property {(queue: string) => Promise<{enqueued: number, dequeued: number, size: number, consumers: number, producers: number, dispatched: number, inFlight: number, expired: number}|null>} queueStats
+ */
+
+/**
+ * Start a fresh broker instance.
+ * @param {{
+ *   username?: string, password?: string, persistent?: boolean, memory?: string,
+ *   startTimeoutMs?: number, stopTimeoutMs?: number, version?: string, detached?: boolean,
+ *   watchdog?: boolean, echo?: boolean, keepInstanceDir?: boolean,
+ * }} [options]
+ * @returns {Promise<BrokerHandle>}
+ */
+export async function startBroker(options = {}) {
+  const { home, version } = await fetchActiveMQ({ version: options.version, quiet: options.quiet });
+  const instances = path.join(cacheDir(), 'instances');
+  await fsp.mkdir(instances, { recursive: true });
+  const instanceDir = await fsp.mkdtemp(path.join(instances, `${Date.now().toString(36)}-`));
+  const st = {
+    home, version, instanceDir,
+    username: options.username || 'civitas',
+    password: options.password || rid(12),
+    persistent: options.persistent !== false,
+    memory: options.memory || '-Xms64M -Xmx512M',
+  };
+  const launchOpts = {
+    detached: !!options.detached,
+    watchdog: options.watchdog !== false,
+    startTimeoutMs: options.startTimeoutMs || 90000,
+    echo: !!options.echo,
+  };
+  const stopTimeoutMs = options.stopTimeoutMs || 20000;
+  try {
+    // conf/: copy of the distribution's (log4j2.properties, login.config, ...), our activemq.xml
+    const confDir = path.join(instanceDir, 'conf');
+    await fsp.cp(path.join(home, 'conf'), confDir, { recursive: true });
+    for (const f of ['jetty.xml', 'jetty-realm.properties', 'broker.ks', 'broker.ts', 'credentials.properties', 'credentials-enc.properties']) {
+      await fsp.rm(path.join(confDir, f), { force: true });
+    }
+    await fsp.mkdir(path.join(instanceDir, 'data'), { recursive: true });
+    await fsp.mkdir(path.join(instanceDir, 'tmp'), { recursive: true });
+    st.keystorePassword = rid(12);
+    Object.assign(st, await makeKeystore(confDir, st.keystorePassword));
+
+    let lastErr;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [amqpPort, amqpsPort, openwirePort, jmxPort, rmiPort] = await freePorts(5);
+      Object.assign(st, { amqpPort, amqpsPort, openwirePort, jmxPort, rmiPort });
+      await fsp.writeFile(path.join(confDir, 'activemq.xml'), activemqXml(st));
+      try {
+        const { pid } = await launch(st, launchOpts);
+        st.pid = pid;
+        lastErr = null;
+        break;
+      } catch (e) {
+        lastErr = e;
+        if (!e.portInUse) break;
+      }
+    }
+    if (lastErr) throw lastErr;
+  } catch (e) {
+    if (!options.keepInstanceDir) await fsp.rm(instanceDir, { recursive: true, force: true });
+    throw e;
+  }
+
+  let stopped = false;
+  const handle = {
+    host: '127.0.0.1',
+    amqpPort: st.amqpPort,
+    amqpsPort: st.amqpsPort,
+    openwirePort: st.openwirePort,
+    jmxPort: st.jmxPort,
+    username: st.username,
+    password: st.password,
+    caPem: st.caPem,
+    caPath: st.caPath,
+    instanceDir,
+    home,
+    version,
+    persistent: st.persistent,
+    pid: st.pid,
+    logPath: path.join(instanceDir, 'console.log'),
+    get amqpUrl() { return `amqp://127.0.0.1:${st.amqpPort}`; },
+    get amqpsUrl() { return `amqp+ssl://127.0.0.1:${st.amqpsPort}`; },
+    get openwireUrl() { return `tcp://127.0.0.1:${st.openwirePort}`; },
+
+    /** Graceful stop (SIGTERM, SIGKILL after stopTimeoutMs), then remove the instance dir. */
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await killGracefully(st.pid, { group: launchOpts.detached, timeoutMs: stopTimeoutMs });
+      liveChildren.delete(st.pid);
+      if (!options.keepInstanceDir) await fsp.rm(instanceDir, { recursive: true, force: true });
+    },
+
+    /** Stop and start again on the same ports and data dir (persistent messages survive). */
+    async restart() {
+      if (stopped) throw new Error('broker was stopped');
+      await killGracefully(st.pid, { group: launchOpts.detached, timeoutMs: stopTimeoutMs });
+      liveChildren.delete(st.pid);
+      const { pid } = await launch(st, launchOpts);
+      st.pid = pid;
+      handle.pid = pid;
+    },
+
+    /** Kill -9 the broker (crash simulation); restart() brings it back. */
+    async kill() {
+      try { process.kill(launchOpts.detached ? -st.pid : st.pid, 'SIGKILL'); } catch { /* gone */ }
+      await waitDead(st.pid, 5000);
+    },
+
+    /**
+     * Send `count` (default 1) JMS TextMessages with body `message` over OpenWire, using
+     * ActiveMQ's own producer tool (`activemq producer`). persistent defaults to true.
+     * With messageSize > 0 the tool sends BytesMessages of that size instead (body ignored).
+     */
+    async produceOpenWire({ queue, message, count = 1, persistent = true, messageSize } = {}) {
+      if (!queue) throw new Error('produceOpenWire: queue is required');
+      const dest = /^(queue|topic):\/\//.test(queue) ? queue : `queue://${queue}`;
+      const args = ['producer', '--brokerUrl', `tcp://127.0.0.1:${st.openwirePort}`, '--user', st.username,
+        '--password', st.password, '--destination', dest, '--messageCount', String(count),
+        '--persistent', String(persistent)];
+      if (messageSize) args.push('--messageSize', String(messageSize));
+      else args.push('--message', message == null ? '' : String(message));
+      const r = await runTool(st, args);
+      const produced = /Produced: (\d+) messages/.exec(r.stdout + r.stderr);
+      if (r.code !== 0 || !produced || Number(produced[1]) !== count) {
+        throw new Error(`activemq producer failed (exit ${r.code}):\n${(r.stdout + r.stderr).split('\n').slice(-30).join('\n')}`);
+      }
+    },
+
+    /** Queue statistics over JMX (`activemq query`); null if the queue does not exist. ~1-2 s. */
+    async queueStats(queue) {
+      const name = queue.replace(/^queue:\/\//, '');
+      const view = 'EnqueueCount,DequeueCount,QueueSize,ConsumerCount,ProducerCount,DispatchCount,InFlightCount,ExpiredCount,Name';
+      const r = await runTool(st, ['query', '--jmxurl', `service:jmx:rmi:///jndi/rmi://127.0.0.1:${st.jmxPort}/jmxrmi`,
+        `-QQueue=${name}`, '--view', view]);
+      if (r.code !== 0) throw new Error(`activemq query failed (exit ${r.code}): ${(r.stdout + r.stderr).slice(-2000)}`);
+      const v = parseQueryOutput(r.stdout);
+      if (v.Name !== name) return null;
+      const n = (k) => Number(v[k] ?? 0);
+      return {
+        enqueued: n('EnqueueCount'), dequeued: n('DequeueCount'), size: n('QueueSize'),
+        consumers: n('ConsumerCount'), producers: n('ProducerCount'), dispatched: n('DispatchCount'),
+        inFlight: n('InFlightCount'), expired: n('ExpiredCount'),
+      };
+    },
+
+    /** Plain JSON for state.json (what a vitest globalSetup needs). */
+    toJSON() {
+      return {
+        host: '127.0.0.1', amqpPort: st.amqpPort, amqpsPort: st.amqpsPort, openwirePort: st.openwirePort,
+        jmxPort: st.jmxPort, username: st.username, password: st.password, caPath: st.caPath,
+        instanceDir, home, version, persistent: st.persistent, pid: st.pid, detached: launchOpts.detached,
+        logPath: path.join(instanceDir, 'console.log'),
+      };
+    },
+  };
+  return handle;
+}
+
+/** Stop a broker by its handle (same as handle.stop()). */
+export async function stopBroker(handle) {
+  await handle.stop();
+}
+
+/** Write `handle.toJSON()` to the state file (default <cache>/state.json, env ACTIVEMQ_STATE_FILE). */
+export async function writeState(handle, file = stateFilePath()) {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const t = `${file}.${rid()}`;
+  await fsp.writeFile(t, JSON.stringify(handle.toJSON(), null, 2), { mode: 0o600 });
+  await fsp.rename(t, file);
+  return file;
+}
+
+/** Read the state file; adds `caPem` and `alive`. Returns null if there is none. */
+export async function readState(file = stateFilePath()) {
+  let s;
+  try { s = JSON.parse(await fsp.readFile(file, 'utf8')); } catch { return null; }
+  try { s.caPem = await fsp.readFile(s.caPath, 'utf8'); } catch { s.caPem = null; }
+  s.alive = !!s.pid && isAlive(s.pid);
+  return s;
+}
+
+/** Stop the broker recorded in the state file, remove its instance dir and the state file. */
+export async function stopFromState(file = stateFilePath(), { timeoutMs = 20000 } = {}) {
+  const s = await readState(file);
+  if (!s) return false;
+  if (s.alive) await killGracefully(s.pid, { group: !!s.detached, timeoutMs });
+  if (s.instanceDir && s.instanceDir.startsWith(path.join(cacheDir(), 'instances'))) {
+    await fsp.rm(s.instanceDir, { recursive: true, force: true });
+  }
+  await fsp.rm(file, { force: true });
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+async function main(argv) {
+  const cmd = argv[0];
+  try {
+    if (cmd === 'fetch') {
+      const t0 = Date.now();
+      const r = await fetchActiveMQ();
+      console.log(JSON.stringify({ ...r, ms: Date.now() - t0 }, null, 2));
+    } else if (cmd === 'start') {
+      const prev = await readState();
+      if (prev && prev.alive) {
+        console.error(`a broker is already running (pid ${prev.pid}, ${stateFilePath()}); run \`node scripts/activemq.mjs stop\` first`);
+        process.exit(1);
+      }
+      if (prev) await stopFromState();
+      const t0 = Date.now();
+      const b = await startBroker({ detached: true, watchdog: false });
+      const file = await writeState(b);
+      console.log(JSON.stringify({ ...b.toJSON(), stateFile: file, startMs: Date.now() - t0 }, null, 2));
+    } else if (cmd === 'stop') {
+      const ok = await stopFromState();
+      console.log(ok ? 'stopped' : `no broker state in ${stateFilePath()}`);
+    } else if (cmd === 'status') {
+      const s = await readState();
+      if (!s) { console.log('not running (no state file)'); process.exit(1); }
+      const { caPem, ...rest } = s;
+      console.log(JSON.stringify(rest, null, 2));
+      process.exit(s.alive ? 0 : 1);
+    } else {
+      console.error('usage: node scripts/activemq.mjs fetch|start|stop|status');
+      process.exit(2);
+    }
+  } catch (e) {
+    console.error(e instanceof JavaMissingError || e instanceof ActiveMQFetchError ? e.message : (e.stack || e));
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  await main(process.argv.slice(2));
+}

@@ -1,0 +1,125 @@
+import type * as t from 'io-ts';
+import { left, right, type Either } from 'fp-ts/lib/Either.js';
+import { OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
+import { OutreachCodec, type Outreach } from './outreach.js';
+
+/** Options of {@link decodeOutreach}. */
+export interface DecodeOptions<A = Outreach> {
+  /**
+   * Largest body, in bytes (UTF-8 bytes for text), that is parsed. Larger bodies fail with kind
+   * `too-large` before any parsing, so a hostile or broken message cannot exhaust memory.
+   * @defaultValue {@link DEFAULT_MAX_BODY_BYTES} (16 MiB)
+   */
+  readonly maxBytes?: number;
+  /**
+   * The io-ts codec that checks the parsed JSON. Supply your own if Civitas' real messages differ
+   * from {@link OutreachCodec}.
+   * @defaultValue {@link OutreachCodec}
+   */
+  readonly codec?: t.Decoder<unknown, A>;
+}
+
+/**
+ * Default `maxBytes` of {@link decodeOutreach}: 16 MiB, a campaign to some 50,000 students.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+const DATA_SECTION = 0x75;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * Decodes one message body into a typed {@link Outreach}, or says in words why it cannot.
+ *
+ * @remarks
+ * Never throws, whatever the input: every failure is a `Left` of {@link OutreachDecodeError}
+ * with a {@link DecodeErrorKind}. A leading UTF-8 byte-order mark is ignored. Text bodies are
+ * measured in UTF-8 bytes against `maxBytes` before parsing. Every rule the decoder applies is
+ * listed in `docs/message-model.md`.
+ *
+ * @typeParam A - what the codec produces; {@link Outreach} unless you pass your own codec
+ * @param body - `message.body` as rhea gives it: a `string` (an `amqp-value` string, which is
+ *   what ActiveMQ gives for a JMS `TextMessage`), a `Uint8Array`/`Buffer` of UTF-8, an AMQP `data`
+ *   section `{ typecode: 0x75, content }` (a JMS `BytesMessage`), or an already-parsed value
+ * @param options - size limit and codec
+ *
+ * @example
+ * ```ts
+ * import { isLeft } from 'fp-ts/lib/Either.js';
+ * import { decodeOutreach } from 'civitas-outreach';
+ *
+ * const result = decodeOutreach(message.body);
+ * if (isLeft(result)) console.warn(result.left.message); // students[0].emailAddress: expected string, got number
+ * else console.log(result.right.outreachId, result.right.students.length);
+ * ```
+ */
+export function decodeOutreach<A = Outreach>(
+  body: unknown,
+  options: DecodeOptions<A> = {},
+): Either<OutreachDecodeError, A> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const codec = (options.codec ?? OutreachCodec) as t.Decoder<unknown, A>;
+  const text = toText(body, maxBytes);
+  if (typeof text !== 'string' && text !== NOT_TEXT) return left(text);
+
+  let value: unknown = body;
+  if (text !== NOT_TEXT) {
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      // The engine's message quotes the body; keep only the position, which is safe to show.
+      const at = /position (\d+)/.exec(String((e as Error | undefined)?.message))?.[1];
+      const where = at === undefined ? '' : ` (at character ${at})`;
+      return left(new OutreachDecodeError('not-json', `message body is not valid JSON${where}`, body));
+    }
+  }
+  let result: t.Validation<A>;
+  try {
+    result = codec.decode(value);
+  } catch (e) {
+    // A user-supplied codec threw; report it instead of crashing the consumer.
+    return left(new OutreachDecodeError('wrong-shape', `the codec threw while decoding: ${(e as Error | undefined)?.name ?? 'error'}`, body));
+  }
+  if (result._tag === 'Right') return right(result.right);
+  const issues = toIssues(result.left);
+  return left(new OutreachDecodeError('wrong-shape', shapeMessage(issues), body, issues));
+}
+
+const NOT_TEXT = Symbol('not text');
+
+/** Text to parse, `NOT_TEXT` for an already-parsed value, or the error. */
+function toText(body: unknown, maxBytes: number): string | typeof NOT_TEXT | OutreachDecodeError {
+  if (typeof body === 'string') {
+    // A string of n UTF-16 units is at most 3n UTF-8 bytes: measure only when it could be too large.
+    if (body.length * 3 > maxBytes && Buffer.byteLength(body, 'utf8') > maxBytes) return tooLarge(body, maxBytes);
+    return body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+  }
+  const bytes = body instanceof Uint8Array ? body : dataSectionBytes(body);
+  if (bytes !== undefined) {
+    if (bytes.byteLength > maxBytes) return tooLarge(body, maxBytes);
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return new OutreachDecodeError('not-json', 'message body is not valid UTF-8 text', body);
+    }
+  }
+  if (body === null || typeof body !== 'object') {
+    return new OutreachDecodeError('unsupported-body', `message body is ${body === null ? 'null' : typeof body}, not JSON text or an object`, body);
+  }
+  if (isSection(body)) {
+    return new OutreachDecodeError('unsupported-body', `message body is an AMQP section of type 0x${body.typecode.toString(16)}, not data or text`, body);
+  }
+  return NOT_TEXT;
+}
+
+function isSection(body: object): body is { typecode: number; content: unknown } {
+  return typeof (body as { typecode?: unknown }).typecode === 'number' && 'content' in body;
+}
+
+function dataSectionBytes(body: unknown): Uint8Array | undefined {
+  if (body === null || typeof body !== 'object' || !isSection(body)) return undefined;
+  return body.typecode === DATA_SECTION && body.content instanceof Uint8Array ? body.content : undefined;
+}
+
+function tooLarge(body: unknown, maxBytes: number): OutreachDecodeError {
+  return new OutreachDecodeError('too-large', `message body is larger than maxBytes (${maxBytes} bytes)`, body);
+}
