@@ -15,7 +15,7 @@ export type { Outreach, Student, OutreachProperty, OutreachSource, OutreachMediu
 export { decodeOutreach, DEFAULT_MAX_BODY_BYTES } from './message/decode.js';
 export type { DecodeOptions } from './message/decode.js';
 export { OutreachDecodeError } from './message/decode-error.js';
-export type { DecodeErrorKind, DecodeIssue } from './message/decode-error.js';
+export type { DecodeErrorKind, DecodeIssue, DecodeErrorSummary } from './message/decode-error.js';
 export { parseCivitasTimestamp, civitasTimestampToDate } from './message/timestamp.js';
 export type { CivitasTimestamp, CivitasInstant } from './message/timestamp.js';
 
@@ -30,6 +30,6 @@ export type { LabelDrift, LabelDriftDetectorOptions, ValueIdLabel } from './valu
 
 // Test data: the spec's examples and a factory
 export { exampleOutreachMessages } from './testing/examples.js';
-export type { OutreachWireMessage } from './testing/examples.js';
+export type { OutreachWireMessage, WireStudent, WireOutreachProperty, ExampleOutreachMessages } from './testing/examples.js';
 export { makeOutreachMessage, makeOutreachMessages } from './testing/factory.js';
 export type { MakeOutreachOptions } from './testing/factory.js';

@@ -26,6 +26,20 @@ export interface DecodeIssue {
   readonly detail?: string;
 }
 
+/** What `JSON.stringify` of an {@link OutreachDecodeError} prints: everything but the body. */
+export interface DecodeErrorSummary {
+  /** Always `OutreachDecodeError`. */
+  readonly name: string;
+  /** Always `DECODE_FAILED`. */
+  readonly code: string;
+  /** Why decoding failed. */
+  readonly kind: DecodeErrorKind;
+  /** The error's message. */
+  readonly message: string;
+  /** The places that did not fit. */
+  readonly issues: readonly DecodeIssue[];
+}
+
 /** How many issues the message of an {@link OutreachDecodeError} lists before "and N more". */
 const MESSAGE_ISSUES = 3;
 
@@ -76,7 +90,7 @@ export class OutreachDecodeError extends OutreachError {
   }
 
   /** What `JSON.stringify` prints: name, code, kind, message and issues; never the body. */
-  toJSON(): { name: string; code: string; kind: DecodeErrorKind; message: string; issues: readonly DecodeIssue[] } {
+  toJSON(): DecodeErrorSummary {
     return { name: this.name, code: this.code, kind: this.kind, message: this.message, issues: this.issues };
   }
 
@@ -96,7 +110,7 @@ export function toIssues(errors: t.Errors): DecodeIssue[] {
       const parent = context[i - 1]!.type;
       const tag = (parent as { _tag?: string })._tag;
       const key = context[i]!.key;
-      if (tag === 'ArrayType' || tag === 'ReadonlyArrayType' || (tag === undefined && isListName(parent.name))) {
+      if (tag === 'ArrayType' || tag === 'ReadonlyArrayType' || (parent as { kind?: string }).kind === 'list') {
         path += `[${key}]`;
       } else if (tag === undefined || tag === 'InterfaceType' || tag === 'PartialType' || tag === 'StrictType') {
         path += path === '' ? key : `.${key}`;
@@ -113,10 +127,6 @@ export function toIssues(errors: t.Errors): DecodeIssue[] {
     issues.push(issue);
   }
   return issues;
-}
-
-function isListName(name: string): boolean {
-  return name.startsWith('ReadonlyArray<') || name.startsWith('Array<');
 }
 
 /** @internal One line per issue: `students[0].emailAddress: expected string, got number`. */

@@ -1,6 +1,6 @@
 import * as t from 'io-ts';
 import { CivitasTimestampCodec, type CivitasTimestamp } from './timestamp.js';
-import { IdCodec, TextCodec, ValueCodec, listOf, optional } from './fields.js';
+import { FAIL, Field, IdCodec, TextCodec, ValueCodec, listOf, optional, struct, type Fail } from './fields.js';
 
 /**
  * The Civitas application that sent an outreach. Open: values outside the examples still decode.
@@ -95,6 +95,14 @@ export interface Outreach {
   readonly outreachProperties: readonly OutreachProperty[];
 }
 
+const StudentFields = struct('Student', {
+    institutionPersonID: IdCodec,
+    firstName: optional(TextCodec),
+    lastName: optional(TextCodec),
+    emailAddress: optional(TextCodec),
+    createdAt: optional(CivitasTimestampCodec),
+});
+// The fields type optional members as required `T | undefined`; the interface states them optional.
 /**
  * io-ts codec of one {@link Student}.
  * @example
@@ -103,18 +111,16 @@ export interface Outreach {
  * isRight(StudentCodec.decode({ institutionPersonID: 123567 })); // true, id becomes '123567'
  * ```
  */
-export const StudentCodec = t.type(
-  {
-    institutionPersonID: IdCodec,
-    firstName: optional(TextCodec),
-    lastName: optional(TextCodec),
-    emailAddress: optional(TextCodec),
-    createdAt: optional(CivitasTimestampCodec),
-  },
-  'Student',
-  // io-ts types optional fields as required `T | undefined`; the interface states them as optional.
-) as unknown as t.Type<Student, unknown, unknown>;
+export const StudentCodec: t.Type<Student, unknown, unknown> = StudentFields as Field<Student>;
 
+const PropertyFields = struct('OutreachProperty', {
+    outreachPropertyId: IdCodec,
+    outreachId: IdCodec,
+    name: TextCodec,
+    value: ValueCodec,
+    valueId: optional(IdCodec),
+    createdAt: CivitasTimestampCodec,
+});
 /**
  * io-ts codec of one {@link OutreachProperty}.
  * @example
@@ -123,20 +129,9 @@ export const StudentCodec = t.type(
  *   value: '0', createdAt: '2018-06-11T19:35:15.366848' });
  * ```
  */
-export const OutreachPropertyCodec = t.type(
-  {
-    outreachPropertyId: IdCodec,
-    outreachId: IdCodec,
-    name: TextCodec,
-    value: ValueCodec,
-    valueId: optional(IdCodec),
-    createdAt: CivitasTimestampCodec,
-  },
-  'OutreachProperty',
-) as unknown as t.Type<OutreachProperty, unknown, unknown>;
+export const OutreachPropertyCodec: t.Type<OutreachProperty, unknown, unknown> = PropertyFields as Field<OutreachProperty>;
 
-const EnvelopeCodec = t.type(
-  {
+const EnvelopeCodec = struct('Outreach', {
     outreachId: optional(IdCodec),
     createdAt: CivitasTimestampCodec,
     employeeFirstName: optional(TextCodec),
@@ -144,11 +139,9 @@ const EnvelopeCodec = t.type(
     employeeEmail: optional(TextCodec),
     outreachSource: TextCodec,
     outreachMedium: TextCodec,
-    students: listOf(StudentCodec),
-    outreachProperties: listOf(OutreachPropertyCodec),
-  },
-  'Outreach',
-);
+    students: listOf(StudentFields as Field<Student>),
+    outreachProperties: listOf(PropertyFields as Field<OutreachProperty>),
+});
 
 /**
  * io-ts codec of one {@link Outreach}: the default codec of {@link decodeOutreach}.
@@ -164,23 +157,29 @@ const EnvelopeCodec = t.type(
  * const result = decodeOutreach(body, { codec: MyCodec });
  * ```
  */
-export const OutreachCodec: t.Type<Outreach, unknown, unknown> = new t.Type<Outreach, unknown, unknown>(
+export const OutreachCodec: t.Type<Outreach, unknown, unknown> = new Field<Outreach>(
   'Outreach',
-  (u): u is Outreach => EnvelopeCodec.is(u) && typeof (u as { outreachId?: unknown }).outreachId === 'string',
+  (u) => {
+    const envelope = EnvelopeCodec.fast(u);
+    return envelope === FAIL ? FAIL : withOutreachId(envelope);
+  },
   (u, c) => {
     const result = EnvelopeCodec.validate(u, c);
     if (result._tag === 'Left') return result;
-    const envelope = result.right;
-    if (envelope.outreachId !== undefined) return t.success(envelope as Outreach);
-    const fromProperty = envelope.outreachProperties[0]?.outreachId;
-    if (fromProperty === undefined) {
-      return t.failure(
-        undefined,
-        t.appendContext(c, 'outreachId', IdCodec, undefined),
-        'required: an id at the top level or on the first outreach property',
-      );
-    }
-    return t.success({ ...envelope, outreachId: fromProperty });
+    const outreach = withOutreachId(result.right);
+    if (outreach !== FAIL) return t.success(outreach);
+    return t.failure(
+      undefined,
+      t.appendContext(c, 'outreachId', IdCodec, undefined),
+      'required: an id at the top level or on the first outreach property',
+    );
   },
-  t.identity,
+  'struct',
 );
+
+/** The top-level id if present, else the first property's; `FAIL` if neither. */
+function withOutreachId(envelope: t.TypeOf<typeof EnvelopeCodec>): Outreach | Fail {
+  if (envelope.outreachId !== undefined) return envelope as Outreach;
+  const fromProperty = envelope.outreachProperties[0]?.outreachId;
+  return fromProperty === undefined ? FAIL : { ...envelope, outreachId: fromProperty };
+}

@@ -18,22 +18,49 @@ export interface OutreachWireMessage {
   /** The kind of outreach. */
   outreachMedium: string;
   /** The recipients. */
-  students: {
-    institutionPersonID: string | number;
-    firstName?: string;
-    lastName?: string;
-    emailAddress?: string;
-    createdAt?: string;
-  }[];
+  students: WireStudent[];
   /** The details. */
-  outreachProperties: {
-    outreachPropertyId: number | string;
-    outreachId: string;
-    name: string;
-    value: string;
-    valueId?: string;
-    createdAt: string;
-  }[];
+  outreachProperties: WireOutreachProperty[];
+}
+
+/** A student in the wire form of {@link OutreachWireMessage}. */
+export interface WireStudent {
+  /** A number or a string on the wire. */
+  institutionPersonID: string | number;
+  /** First name. */
+  firstName?: string;
+  /** Last name. */
+  lastName?: string;
+  /** Email address. */
+  emailAddress?: string;
+  /** Creation time. */
+  createdAt?: string;
+}
+
+/** An outreach property in the wire form of {@link OutreachWireMessage}. */
+export interface WireOutreachProperty {
+  /** A number in the spec's examples. */
+  outreachPropertyId: number | string;
+  /** The outreach it belongs to. */
+  outreachId: string;
+  /** Its name. */
+  name: string;
+  /** Its value. */
+  value: string;
+  /** The stable id of a labelled value. */
+  valueId?: string;
+  /** Creation time. */
+  createdAt: string;
+}
+
+/** The spec's three examples, as returned by {@link exampleOutreachMessages}. */
+export interface ExampleOutreachMessages {
+  /** "Illume Students Campaign Outreach Properties Example". */
+  illumeStudentsCampaign: OutreachWireMessage;
+  /** "Inspire for Advisors Outreach Properties Example". */
+  inspireForAdvisors: OutreachWireMessage;
+  /** "Inspire for Faculty Outreach Properties Example". */
+  inspireForFaculty: OutreachWireMessage;
 }
 
 function property(
@@ -43,7 +70,7 @@ function property(
   name: string,
   value: string,
   valueId?: string,
-): OutreachWireMessage['outreachProperties'][number] {
+): WireOutreachProperty {
   return valueId === undefined
     ? { outreachPropertyId, outreachId, name, value, createdAt }
     : { outreachPropertyId, outreachId, name, value, valueId, createdAt };
@@ -67,11 +94,7 @@ const FACULTY_AT = '2018-06-11T19:30:23.473274';
  * const body = JSON.stringify(exampleOutreachMessages().inspireForFaculty);
  * ```
  */
-export function exampleOutreachMessages(): {
-  illumeStudentsCampaign: OutreachWireMessage;
-  inspireForAdvisors: OutreachWireMessage;
-  inspireForFaculty: OutreachWireMessage;
-} {
+export function exampleOutreachMessages(): ExampleOutreachMessages {
   return {
     illumeStudentsCampaign: {
       outreachId: ILLUME_ID,

@@ -1,4 +1,4 @@
-import type { OutreachWireMessage } from './examples.js';
+import type { OutreachWireMessage, WireOutreachProperty } from './examples.js';
 
 /** Options of {@link makeOutreachMessage}. */
 export interface MakeOutreachOptions {
@@ -116,7 +116,7 @@ export function makeOutreachMessage(options: MakeOutreachOptions = {}): Outreach
   });
 
   let nextPropertyId = 1 + Math.floor(rng() * 1000);
-  const properties: OutreachWireMessage['outreachProperties'] = [];
+  const properties: WireOutreachProperty[] = [];
   const add = (name: string, value: string, valueId?: string): void => {
     const base = { outreachPropertyId: nextPropertyId++, outreachId, name, value };
     properties.push(valueId === undefined ? { ...base, createdAt } : { ...base, valueId, createdAt });

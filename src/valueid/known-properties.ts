@@ -5,20 +5,35 @@ import type { KnownPropertyName } from '../message/outreach.js';
  * `flag` as a boolean, `number` as a number, `text` as the string itself.
  */
 export const KNOWN_PROPERTIES = {
+  /** Whether the outreach concerns attrition: a flag. */
   isAttrition: 'flag',
+  /** Whether the outreach succeeded: a flag. */
   isSuccess: 'flag',
+  /** How long it took, in milliseconds. */
   durationInMs: 'number',
+  /** The enrollment id, as a number. */
   rawEnrollmentId: 'number',
+  /** The campaign's name. */
   campaignName: 'text',
+  /** The result, e.g. `Campaign sent`. */
   outreachMediumResult: 'text',
+  /** The reason, e.g. `Student Hold`. */
   outreachReason: 'text',
+  /** The recommendation or referral made. */
   outreachRecommendation: 'text',
+  /** The topic discussed. */
   outreachTopic: 'text',
+  /** Who initiated it, e.g. `Advisor Initiated`. */
   outreachInitiator: 'text',
+  /** The email's content. */
   emailMessage: 'text',
+  /** The email's subject line. */
   emailSubject: 'text',
+  /** The sender's email address. */
   emailSenderAddress: 'text',
+  /** The sender's first name. */
   emailSenderFirstName: 'text',
+  /** The sender's last name. */
   emailSenderLastName: 'text',
 } as const satisfies Record<KnownPropertyName, 'flag' | 'number' | 'text'>;
 

@@ -1,0 +1,56 @@
+// Packs the tarball, installs it in a new project as a user would, and both imports and requires
+// it by name. Needs `npm run build` first (the test command does it).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+let project: string;
+
+function run(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+beforeAll(() => {
+  project = mkdtempSync(join(tmpdir(), 'civitas-outreach-pack-'));
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', project], root)) as { filename: string; files: { path: string }[] }[];
+  const tarball = join(project, packed[0]!.filename);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, version: '0.0.0' }));
+  const { peerDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
+  const peers = Object.entries(peerDependencies).map(([name, range]) => `${name}@${range}`);
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...peers], project);
+});
+
+afterAll(() => {
+  if (project !== undefined) rmSync(project, { recursive: true, force: true });
+});
+
+const script = `
+  const example = m.exampleOutreachMessages().inspireForFaculty;
+  const result = m.decodeOutreach(JSON.stringify(example));
+  if (result._tag !== 'Right') throw new Error('decode failed');
+  const index = m.indexProperties(result.right);
+  console.log(JSON.stringify({ id: result.right.outreachId, enrollment: index.get('rawEnrollmentId'), guard: m.isOutreachError(new m.OutreachError('INVALID_ARGUMENT', 'x')) }));
+`;
+const expected = { id: '8a007dbb-23eb-4889-9afb-d7b20586ea47', enrollment: 35776743, guard: true };
+
+describe('the packed tarball', () => {
+  it('imports by name from ESM', () => {
+    writeFileSync(join(project, 'esm.mjs'), `import * as m from 'civitas-outreach';\n${script}`);
+    expect(JSON.parse(run('node', ['esm.mjs'], project))).toEqual(expected);
+  });
+
+  it('requires by name from CommonJS', () => {
+    writeFileSync(join(project, 'cjs.cjs'), `const m = require('civitas-outreach');\n${script}`);
+    expect(JSON.parse(run('node', ['cjs.cjs'], project))).toEqual(expected);
+  });
+
+  it('ships only dist and the package files', () => {
+    const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], root)) as { files: { path: string }[] }[];
+    const paths = files[0]!.files.map((f) => f.path);
+    expect(paths.every((p) => p.startsWith('dist/') || ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p))).toBe(true);
+    expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']));
+  });
+});
