@@ -30,7 +30,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -281,7 +280,7 @@ function activemqXml(cfg) {
        http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
 
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="civitas-test"
-          dataDirectory="\${activemq.data}" persistent="${cfg.persistent}" useJmx="true"
+          dataDirectory="${xmlEscape(cfg.dataDir)}" persistent="${cfg.persistent}" useJmx="true"
           schedulerSupport="false" advisorySupport="true">
 
     <destinationPolicy>
@@ -310,7 +309,7 @@ function activemqXml(cfg) {
     </managementContext>
 
 ${cfg.persistent ? `    <persistenceAdapter>
-      <kahaDB directory="\${activemq.data}/kahadb" journalMaxFileLength="16mb"/>
+      <kahaDB directory="${xmlEscape(cfg.dataDir)}/kahadb" journalMaxFileLength="16mb"/>
     </persistenceAdapter>
 ` : ''}
     <plugins>
@@ -372,30 +371,27 @@ function installExitHook() {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const pid of liveChildren) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of liveChildren) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
   });
 }
 
-function isAlive(pid) {
-  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+function groupAlive(pgid) {
+  try { process.kill(-pgid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
 }
 
-async function waitDead(pid, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!isAlive(pid)) return true;
-    await sleep(100);
-  }
-  return !isAlive(pid);
-}
-
-/** SIGTERM (graceful: the JVM shutdown hook stops the broker), SIGKILL after timeoutMs. */
-async function killGracefully(pid, { group = false, timeoutMs = 20000 } = {}) {
-  const target = group ? -pid : pid;
-  try { process.kill(target, 'SIGTERM'); } catch { return; }
-  if (await waitDead(pid, timeoutMs)) return;
-  try { process.kill(target, 'SIGKILL'); } catch { /* gone */ }
-  await waitDead(pid, 5000);
+/**
+ * The broker runs in its own process group (bin/activemq is a shell that starts java): signal
+ * the whole group. SIGTERM is graceful (the JVM shutdown hook stops the broker); SIGKILL after
+ * timeoutMs.
+ */
+async function killGracefully(pgid, { timeoutMs = 20000 } = {}) {
+  try { process.kill(-pgid, 'SIGTERM'); } catch { return; }
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end && groupAlive(pgid)) await sleep(100);
+  if (!groupAlive(pgid)) return;
+  try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ }
+  const end2 = Date.now() + 5000;
+  while (Date.now() < end2 && groupAlive(pgid)) await sleep(100);
 }
 
 function tailFile(file, lines = 40) {
@@ -426,27 +422,28 @@ function brokerEnv(home, inst, memory) {
 async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
   const consoleLog = path.join(st.instanceDir, 'console.log');
   const fd = fs.openSync(consoleLog, 'a');
+  const logStart = fs.fstatSync(fd).size; // only look at what this launch writes (restart appends)
   const child = spawn(path.join(st.home, 'bin', 'activemq'), ['console'], {
     cwd: st.instanceDir,
     env: brokerEnv(st.home, st.instanceDir, st.memory),
     stdio: ['ignore', fd, fd],
-    detached, // own process group for the CLI (outlives us); same group for library use (Ctrl-C reaches it)
+    detached: true, // own process group, so that stop() can signal the shell AND its java child
   });
   fs.closeSync(fd);
   const pid = child.pid;
   if (!pid) throw new BrokerStartError('could not spawn bin/activemq', tailFile(consoleLog));
   let exited = null;
-  child.once('exit', (code, signal) => { exited = { code, signal }; liveChildren.delete(pid); });
-  if (detached) child.unref();
-  else {
+  child.once('exit', (code, signal) => { exited = { code, signal }; });
+  child.unref();
+  if (!detached) {
     liveChildren.add(pid);
     installExitHook();
     // Our 'exit' hook cannot run if this process is SIGKILLed: a tiny shell watchdog kills the
     // broker when we are gone, and exits by itself when the broker exits.
     if (watchdog) {
       const w = spawn('sh', ['-c',
-        'while kill -0 "$1" 2>/dev/null; do if ! kill -0 "$2" 2>/dev/null; then exit 0; fi; sleep 2; done; ' +
-        'kill -TERM "$2" 2>/dev/null; sleep 15; kill -KILL "$2" 2>/dev/null', 'watchdog', String(process.pid), String(pid)],
+        'while kill -0 "$1" 2>/dev/null; do if ! kill -0 "-$2" 2>/dev/null; then exit 0; fi; sleep 2; done; ' +
+        'kill -TERM "-$2" 2>/dev/null; sleep 15; kill -KILL "-$2" 2>/dev/null', 'activemq-watchdog', String(process.pid), String(pid)],
       { stdio: 'ignore', detached: true });
       w.unref();
     }
@@ -458,16 +455,18 @@ async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
   let echoed = 0;
   while (Date.now() < deadline) {
     let text = '';
-    try { text = fs.readFileSync(consoleLog, 'utf8'); } catch { /* not yet */ }
+    try { text = fs.readFileSync(consoleLog).subarray(logStart).toString('utf8'); } catch { /* not yet */ }
     if (echo && text.length > echoed) { process.stderr.write(text.slice(echoed)); echoed = text.length; }
     if (!sawStarted && startedRe.test(text)) sawStarted = true;
     if (/Address already in use|BindException/.test(text) && !sawStarted) {
-      await killGracefully(pid, { group: detached, timeoutMs: 5000 });
+      await killGracefully(pid, { timeoutMs: 5000 });
+      liveChildren.delete(pid);
       const err = new BrokerStartError('a broker port was taken by someone else', tailFile(consoleLog));
       err.portInUse = true;
       throw err;
     }
-    if (exited || (!isAlive(pid))) {
+    if (exited || !groupAlive(pid)) {
+      liveChildren.delete(pid);
       throw new BrokerStartError(`bin/activemq exited early (${JSON.stringify(exited)})`, tailFile(consoleLog));
     }
     if (sawStarted) {
@@ -476,7 +475,8 @@ async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
     }
     await sleep(200);
   }
-  await killGracefully(pid, { group: detached, timeoutMs: 5000 });
+  await killGracefully(pid, { timeoutMs: 5000 });
+  liveChildren.delete(pid);
   throw new BrokerStartError(`broker not ready after ${startTimeoutMs} ms`, tailFile(consoleLog));
 }
 
@@ -510,6 +510,28 @@ function parseQueryOutput(text) {
   return out;
 }
 
+/**
+ * Remove instance dirs left behind by brokers that are gone (e.g. the test process was killed
+ * and the watchdog stopped the broker). Dirs without instance.json are left alone for 10 minutes
+ * (another process may be starting a broker in it right now).
+ */
+async function sweepStaleInstances(instances) {
+  let names = [];
+  try { names = await fsp.readdir(instances); } catch { return; }
+  for (const name of names) {
+    const dir = path.join(instances, name);
+    try {
+      const info = JSON.parse(await fsp.readFile(path.join(dir, 'instance.json'), 'utf8'));
+      if (info.pgid && !groupAlive(info.pgid)) await fsp.rm(dir, { recursive: true, force: true });
+    } catch {
+      try {
+        const { mtimeMs } = await fsp.stat(dir);
+        if (Date.now() - mtimeMs > 10 * 60 * 1000) await fsp.rm(dir, { recursive: true, force: true });
+      } catch { /* raced */ }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Public API
 
@@ -528,7 +550,7 @@ function parseQueryOutput(text) {
  * @property {string} home          the unpacked ActiveMQ distribution
  * @property {string} version       ActiveMQ version actually running
  * @property {boolean} persistent
- * @property {number} pid
+ * @property {number} pid          process-group id of the broker (bin/activemq shell + java)
  * @property {string} logPath       broker console output
  * @property {() => Promise<void>} stop
  * @property {() => Promise<void>} restart
@@ -541,7 +563,7 @@ function parseQueryOutput(text) {
  * @param {{
  *   username?: string, password?: string, persistent?: boolean, memory?: string,
  *   startTimeoutMs?: number, stopTimeoutMs?: number, version?: string, detached?: boolean,
- *   watchdog?: boolean, echo?: boolean, keepInstanceDir?: boolean,
+ *   watchdog?: boolean, echo?: boolean, keepInstanceDir?: boolean, quiet?: boolean,
  * }} [options]
  * @returns {Promise<BrokerHandle>}
  */
@@ -549,9 +571,10 @@ export async function startBroker(options = {}) {
   const { home, version } = await fetchActiveMQ({ version: options.version, quiet: options.quiet });
   const instances = path.join(cacheDir(), 'instances');
   await fsp.mkdir(instances, { recursive: true });
+  await sweepStaleInstances(instances);
   const instanceDir = await fsp.mkdtemp(path.join(instances, `${Date.now().toString(36)}-`));
   const st = {
-    home, version, instanceDir,
+    home, version, instanceDir, dataDir: path.join(instanceDir, 'data'),
     username: options.username || 'civitas',
     password: options.password || rid(12),
     persistent: options.persistent !== false,
@@ -584,6 +607,7 @@ export async function startBroker(options = {}) {
       try {
         const { pid } = await launch(st, launchOpts);
         st.pid = pid;
+        await fsp.writeFile(path.join(instanceDir, 'instance.json'), JSON.stringify({ pgid: pid, owner: process.pid }));
         lastErr = null;
         break;
       } catch (e) {
@@ -622,7 +646,7 @@ export async function startBroker(options = {}) {
     async stop() {
       if (stopped) return;
       stopped = true;
-      await killGracefully(st.pid, { group: launchOpts.detached, timeoutMs: stopTimeoutMs });
+      await killGracefully(st.pid, { timeoutMs: stopTimeoutMs });
       liveChildren.delete(st.pid);
       if (!options.keepInstanceDir) await fsp.rm(instanceDir, { recursive: true, force: true });
     },
@@ -630,17 +654,21 @@ export async function startBroker(options = {}) {
     /** Stop and start again on the same ports and data dir (persistent messages survive). */
     async restart() {
       if (stopped) throw new Error('broker was stopped');
-      await killGracefully(st.pid, { group: launchOpts.detached, timeoutMs: stopTimeoutMs });
+      // no instance.json while restarting, so a concurrent sweepStaleInstances leaves the dir alone
+      await fsp.rm(path.join(instanceDir, 'instance.json'), { force: true });
+      await killGracefully(st.pid, { timeoutMs: stopTimeoutMs });
       liveChildren.delete(st.pid);
       const { pid } = await launch(st, launchOpts);
       st.pid = pid;
       handle.pid = pid;
+      await fsp.writeFile(path.join(instanceDir, 'instance.json'), JSON.stringify({ pgid: pid, owner: process.pid }));
     },
 
     /** Kill -9 the broker (crash simulation); restart() brings it back. */
     async kill() {
-      try { process.kill(launchOpts.detached ? -st.pid : st.pid, 'SIGKILL'); } catch { /* gone */ }
-      await waitDead(st.pid, 5000);
+      try { process.kill(-st.pid, 'SIGKILL'); } catch { /* gone */ }
+      const end = Date.now() + 5000;
+      while (Date.now() < end && groupAlive(st.pid)) await sleep(100);
     },
 
     /**
@@ -712,7 +740,7 @@ export async function readState(file = stateFilePath()) {
   let s;
   try { s = JSON.parse(await fsp.readFile(file, 'utf8')); } catch { return null; }
   try { s.caPem = await fsp.readFile(s.caPath, 'utf8'); } catch { s.caPem = null; }
-  s.alive = !!s.pid && isAlive(s.pid);
+  s.alive = !!s.pid && groupAlive(s.pid);
   return s;
 }
 
@@ -720,7 +748,7 @@ export async function readState(file = stateFilePath()) {
 export async function stopFromState(file = stateFilePath(), { timeoutMs = 20000 } = {}) {
   const s = await readState(file);
   if (!s) return false;
-  if (s.alive) await killGracefully(s.pid, { group: !!s.detached, timeoutMs });
+  if (s.alive) await killGracefully(s.pid, { timeoutMs });
   if (s.instanceDir && s.instanceDir.startsWith(path.join(cacheDir(), 'instances'))) {
     await fsp.rm(s.instanceDir, { recursive: true, force: true });
   }
@@ -755,7 +783,7 @@ async function main(argv) {
     } else if (cmd === 'status') {
       const s = await readState();
       if (!s) { console.log('not running (no state file)'); process.exit(1); }
-      const { caPem, ...rest } = s;
+      const { caPem: _caPem, ...rest } = s;
       console.log(JSON.stringify(rest, null, 2));
       process.exit(s.alive ? 0 : 1);
     } else {
