@@ -36,6 +36,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const SCRIPT_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(SCRIPT_DIR, '..');
 export const PREFERRED_VERSION = '5.18.7';
+/** Queues the restricted user may use (`restrictedUsername` in the handle). */
+export const RESTRICTED_PREFIX = 'allowed.';
 const FALLBACK_RANGE = '[5.18,5.20)';
 const GROUP = 'org.apache.activemq';
 const ARTIFACT = 'apache-activemq';
@@ -313,12 +315,27 @@ ${cfg.persistent ? `    <persistenceAdapter>
     </persistenceAdapter>
 ` : ''}
     <plugins>
-      <!-- Authentication required; every authenticated user may do everything (no authorizationPlugin). -->
+      <!-- Authentication required. The main user (group admins) may do everything; the restricted
+           user (group institution) may only use queues under "${RESTRICTED_PREFIX}", as an institution's
+           user on Amazon MQ may only read its own queue. -->
       <simpleAuthenticationPlugin anonymousAccessAllowed="false">
         <users>
           <authenticationUser username="${xmlEscape(cfg.username)}" password="${xmlEscape(cfg.password)}" groups="admins,users"/>
+          <authenticationUser username="${xmlEscape(cfg.restrictedUsername)}" password="${xmlEscape(cfg.restrictedPassword)}" groups="institution"/>
         </users>
       </simpleAuthenticationPlugin>
+      <authorizationPlugin>
+        <map>
+          <authorizationMap>
+            <authorizationEntries>
+              <authorizationEntry queue=">" read="admins" write="admins" admin="admins"/>
+              <authorizationEntry queue="${RESTRICTED_PREFIX}>" read="admins,institution" write="admins,institution" admin="admins,institution"/>
+              <authorizationEntry topic=">" read="admins" write="admins" admin="admins"/>
+              <authorizationEntry topic="ActiveMQ.Advisory.>" read="admins,institution" write="admins,institution" admin="admins,institution"/>
+            </authorizationEntries>
+          </authorizationMap>
+        </map>
+      </authorizationPlugin>
     </plugins>
 
     <systemUsage>
@@ -577,6 +594,8 @@ export async function startBroker(options = {}) {
     home, version, instanceDir, dataDir: path.join(instanceDir, 'data'),
     username: options.username || 'civitas',
     password: options.password || rid(12),
+    restrictedUsername: 'institution',
+    restrictedPassword: rid(12),
     persistent: options.persistent !== false,
     memory: options.memory || '-Xms64M -Xmx512M',
   };
@@ -630,6 +649,9 @@ export async function startBroker(options = {}) {
     jmxPort: st.jmxPort,
     username: st.username,
     password: st.password,
+    restrictedUsername: st.restrictedUsername,
+    restrictedPassword: st.restrictedPassword,
+    restrictedQueuePrefix: RESTRICTED_PREFIX,
     caPem: st.caPem,
     caPath: st.caPath,
     instanceDir,
@@ -676,49 +698,67 @@ export async function startBroker(options = {}) {
      * ActiveMQ's own producer tool (`activemq producer`). persistent defaults to true.
      * With messageSize > 0 the tool sends BytesMessages of that size instead (body ignored).
      */
-    async produceOpenWire({ queue, message, count = 1, persistent = true, messageSize } = {}) {
-      if (!queue) throw new Error('produceOpenWire: queue is required');
-      const dest = /^(queue|topic):\/\//.test(queue) ? queue : `queue://${queue}`;
-      const args = ['producer', '--brokerUrl', `tcp://127.0.0.1:${st.openwirePort}`, '--user', st.username,
-        '--password', st.password, '--destination', dest, '--messageCount', String(count),
-        '--persistent', String(persistent)];
-      if (messageSize) args.push('--messageSize', String(messageSize));
-      else args.push('--message', message == null ? '' : String(message));
-      const r = await runTool(st, args);
-      const produced = /Produced: (\d+) messages/.exec(r.stdout + r.stderr);
-      if (r.code !== 0 || !produced || Number(produced[1]) !== count) {
-        throw new Error(`activemq producer failed (exit ${r.code}):\n${(r.stdout + r.stderr).split('\n').slice(-30).join('\n')}`);
-      }
-    },
+    produceOpenWire: (opts) => produceOpenWire(st, opts),
 
     /** Queue statistics over JMX (`activemq query`); null if the queue does not exist. ~1-2 s. */
-    async queueStats(queue) {
-      const name = queue.replace(/^queue:\/\//, '');
-      const view = 'EnqueueCount,DequeueCount,QueueSize,ConsumerCount,ProducerCount,DispatchCount,InFlightCount,ExpiredCount,Name';
-      const r = await runTool(st, ['query', '--jmxurl', `service:jmx:rmi:///jndi/rmi://127.0.0.1:${st.jmxPort}/jmxrmi`,
-        `-QQueue=${name}`, '--view', view]);
-      if (r.code !== 0) throw new Error(`activemq query failed (exit ${r.code}): ${(r.stdout + r.stderr).slice(-2000)}`);
-      const v = parseQueryOutput(r.stdout);
-      if (v.Name !== name) return null;
-      const n = (k) => Number(v[k] ?? 0);
-      return {
-        enqueued: n('EnqueueCount'), dequeued: n('DequeueCount'), size: n('QueueSize'),
-        consumers: n('ConsumerCount'), producers: n('ProducerCount'), dispatched: n('DispatchCount'),
-        inFlight: n('InFlightCount'), expired: n('ExpiredCount'),
-      };
-    },
+    queueStats: (queue) => queueStats(st, queue),
 
     /** Plain JSON for state.json (what a vitest globalSetup needs). */
     toJSON() {
       return {
         host: '127.0.0.1', amqpPort: st.amqpPort, amqpsPort: st.amqpsPort, openwirePort: st.openwirePort,
         jmxPort: st.jmxPort, username: st.username, password: st.password, caPath: st.caPath,
+        restrictedUsername: st.restrictedUsername, restrictedPassword: st.restrictedPassword, restrictedQueuePrefix: RESTRICTED_PREFIX,
         instanceDir, home, version, persistent: st.persistent, pid: st.pid, detached: launchOpts.detached,
         logPath: path.join(instanceDir, 'console.log'),
       };
     },
   };
   return handle;
+}
+
+/** Send `count` persistent JMS TextMessages over OpenWire with ActiveMQ's own producer tool. */
+async function produceOpenWire(st, { queue, message, count = 1, persistent = true, messageSize } = {}) {
+  if (!queue) throw new Error('produceOpenWire: queue is required');
+  const dest = /^(queue|topic):\/\//.test(queue) ? queue : `queue://${queue}`;
+  const args = ['producer', '--brokerUrl', `tcp://127.0.0.1:${st.openwirePort}`, '--user', st.username,
+    '--password', st.password, '--destination', dest, '--messageCount', String(count),
+    '--persistent', String(persistent)];
+  if (messageSize) args.push('--messageSize', String(messageSize));
+  else args.push('--message', message == null ? '' : String(message));
+  const r = await runTool(st, args);
+  const produced = /Produced: (\d+) messages/.exec(r.stdout + r.stderr);
+  if (r.code !== 0 || !produced || Number(produced[1]) !== count) {
+    throw new Error(`activemq producer failed (exit ${r.code}):\n${(r.stdout + r.stderr).split('\n').slice(-30).join('\n')}`);
+  }
+}
+
+async function queueStats(st, queue) {
+  const name = queue.replace(/^queue:\/\//, '');
+  const view = 'EnqueueCount,DequeueCount,QueueSize,ConsumerCount,ProducerCount,DispatchCount,InFlightCount,ExpiredCount,Name';
+  const r = await runTool(st, ['query', '--jmxurl', `service:jmx:rmi:///jndi/rmi://127.0.0.1:${st.jmxPort}/jmxrmi`,
+    `-QQueue=${name}`, '--view', view]);
+  if (r.code !== 0) throw new Error(`activemq query failed (exit ${r.code}): ${(r.stdout + r.stderr).slice(-2000)}`);
+  const v = parseQueryOutput(r.stdout);
+  if (v.Name !== name) return null;
+  const n = (k) => Number(v[k] ?? 0);
+  return {
+    enqueued: n('EnqueueCount'), dequeued: n('DequeueCount'), size: n('QueueSize'),
+    consumers: n('ConsumerCount'), producers: n('ProducerCount'), dispatched: n('DispatchCount'),
+    inFlight: n('InFlightCount'), expired: n('ExpiredCount'),
+  };
+}
+
+/**
+ * Tools for a broker started elsewhere (e.g. by a vitest globalSetup), from its `toJSON()`:
+ * `produceOpenWire` and `queueStats`, as on the handle.
+ */
+export function brokerTools(info) {
+  const st = { ...info };
+  return {
+    produceOpenWire: (opts) => produceOpenWire(st, opts),
+    queueStats: (queue) => queueStats(st, queue),
+  };
 }
 
 /** Stop a broker by its handle (same as handle.stop()). */

@@ -9,6 +9,35 @@
 export { OutreachError, isOutreachError } from './errors/outreach-error.js';
 export type { OutreachErrorCode, OutreachErrorOptions } from './errors/outreach-error.js';
 
+// The consumer
+export { OutreachConsumer } from './consumer/outreach-consumer.js';
+export type { OutreachHandler } from './consumer/outreach-consumer.js';
+export { DEFAULT_PREFETCH } from './consumer/options.js';
+export type {
+  OutreachConsumerOptions,
+  StartOptions,
+  CloseOptions,
+  CloseReport,
+  SettleCounts,
+  ConsumerHealth,
+  ConsumerState,
+  InvalidMessage,
+  InvalidMessagePolicy,
+} from './consumer/options.js';
+export { OutreachDelivery } from './consumer/delivery.js';
+export type { DeliveryMetadata, SettleOutcome } from './consumer/delivery.js';
+export type { OutreachConsumerEvents, ErrorSource, ConnectionInfo } from './consumer/events.js';
+export type { OutreachLogger } from './consumer/logger.js';
+export type { ReconnectOptions } from './connection/backoff.js';
+export { DuplicateFilter } from './consumer/duplicate-filter.js';
+export type { DuplicateFilterOptions } from './consumer/duplicate-filter.js';
+
+// Acknowledgement strategies
+export { atLeastOnce, atMostOnce, manual, batched } from './ack/strategies.js';
+export type { AtLeastOnceOptions, BatchedOptions } from './ack/strategies.js';
+export type { AckStrategy, AckContext } from './ack/strategy.js';
+export type { RetryOptions } from './ack/retry-policy.js';
+
 // The outreach model: codecs, types, decoding
 export { OutreachCodec, StudentCodec, OutreachPropertyCodec } from './message/outreach.js';
 export type { Outreach, Student, OutreachProperty, OutreachSource, OutreachMedium, KnownPropertyName } from './message/outreach.js';

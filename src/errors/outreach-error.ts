@@ -5,11 +5,40 @@
  * The codes are a closed, documented union so that `switch (err.code)` is exhaustive. New codes
  * are added in minor releases and listed in the CHANGELOG.
  *
+ * Decoding and the model:
  * - `DECODE_FAILED`: a message body could not be turned into an outreach (see {@link OutreachDecodeError}).
  * - `INVALID_ARGUMENT`: a function or option was given a value it cannot use; the message names it.
  * - `INVALID_PROPERTY_VALUE`: an outreach property's text does not read as its documented type.
+ *
+ * The consumer:
+ * - `INSECURE_URL`: a plain `amqp://` URL without `allowInsecure: true`.
+ * - `CONNECTION_FAILED`: the broker could not be reached or dropped the connection (retryable).
+ * - `AUTHENTICATION_FAILED`: the broker refused the username or password.
+ * - `TLS_FAILED`: the broker's certificate is not trusted or does not match its host name.
+ * - `QUEUE_UNAVAILABLE`: the broker refused or closed the link to the queue (no permission, deleted).
+ * - `ALREADY_SETTLED`: a delivery was settled twice.
+ * - `DELIVERY_LOST`: a delivery was settled after the connection that carried it was lost; the
+ *   broker will deliver the message again.
+ * - `HANDLER_FAILED`: the user's handler, hook or sink threw; the original error is the `cause`.
+ * - `ITERATOR_IN_USE`: a second async iterator was asked of a consumer.
+ * - `CLOSED`: the consumer is closed or closing.
+ * - `ABORTED`: an `AbortSignal` given to a call fired.
  */
-export type OutreachErrorCode = 'DECODE_FAILED' | 'INVALID_ARGUMENT' | 'INVALID_PROPERTY_VALUE';
+export type OutreachErrorCode =
+  | 'DECODE_FAILED'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_PROPERTY_VALUE'
+  | 'INSECURE_URL'
+  | 'CONNECTION_FAILED'
+  | 'AUTHENTICATION_FAILED'
+  | 'TLS_FAILED'
+  | 'QUEUE_UNAVAILABLE'
+  | 'ALREADY_SETTLED'
+  | 'DELIVERY_LOST'
+  | 'HANDLER_FAILED'
+  | 'ITERATOR_IN_USE'
+  | 'CLOSED'
+  | 'ABORTED';
 
 /** Options accepted by the {@link OutreachError} constructor. */
 export interface OutreachErrorOptions {

@@ -1,0 +1,76 @@
+// Types of scripts/activemq.mjs, for the TypeScript tests that use it.
+
+export interface BrokerInfo {
+  host: string;
+  amqpPort: number;
+  amqpsPort: number;
+  openwirePort: number;
+  jmxPort: number;
+  username: string;
+  password: string;
+  restrictedUsername: string;
+  restrictedPassword: string;
+  restrictedQueuePrefix: string;
+  caPath: string;
+  instanceDir: string;
+  home: string;
+  version: string;
+  persistent: boolean;
+  pid: number;
+  logPath: string;
+}
+
+export interface QueueStats {
+  enqueued: number;
+  dequeued: number;
+  size: number;
+  consumers: number;
+  producers: number;
+  dispatched: number;
+  inFlight: number;
+  expired: number;
+}
+
+export interface ProduceOptions {
+  queue: string;
+  message?: string;
+  count?: number;
+  persistent?: boolean;
+  messageSize?: number;
+}
+
+export interface BrokerTools {
+  produceOpenWire(options: ProduceOptions): Promise<void>;
+  queueStats(queue: string): Promise<QueueStats | null>;
+}
+
+export interface BrokerHandle extends BrokerInfo, BrokerTools {
+  caPem: string;
+  readonly amqpUrl: string;
+  readonly amqpsUrl: string;
+  readonly openwireUrl: string;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  toJSON(): BrokerInfo;
+}
+
+export interface StartBrokerOptions {
+  username?: string;
+  password?: string;
+  persistent?: boolean;
+  memory?: string;
+  startTimeoutMs?: number;
+  stopTimeoutMs?: number;
+  version?: string;
+  quiet?: boolean;
+}
+
+export const RESTRICTED_PREFIX: string;
+export function startBroker(options?: StartBrokerOptions): Promise<BrokerHandle>;
+export function brokerTools(info: BrokerInfo): BrokerTools;
+export function fetchActiveMQ(options?: { version?: string; quiet?: boolean }): Promise<{ home: string; version: string; cache: string; fetched: boolean }>;
+export function checkJava(): unknown;
+export class JavaMissingError extends Error {
+  code: string;
+}

@@ -1,0 +1,54 @@
+import type { OutreachError } from '../errors/outreach-error.js';
+import type { OutreachDelivery } from '../consumer/delivery.js';
+import type { OutreachLogger } from '../consumer/logger.js';
+
+/** What the consumer gives a strategy besides the delivery. */
+export interface AckContext {
+  /** Fires when the consumer stops waiting (its `close()` deadline passed or was aborted). */
+  readonly signal: AbortSignal;
+  /** The consumer's `prefetch`. */
+  readonly prefetch: number;
+  /** The consumer's logger. */
+  readonly logger: OutreachLogger;
+  /** Reports an error on the consumer's `error` event, e.g. a failed sink commit. */
+  reportError(error: OutreachError, source: 'handler' | 'settle'): void;
+}
+
+/**
+ * How and when deliveries are settled: the delivery guarantee you choose.
+ *
+ * @remarks
+ * The consumer calls `onReceive` when a delivery arrives, then hands it to your code, then calls
+ * `onSuccess` when your code finished with it or `onFailure` when your code threw. A strategy
+ * settles by calling the delivery's `accept()`, `retry()`, `reject()` or `release()`; it should
+ * skip a delivery your code already settled (`delivery.settled`). A delivery holds one of the
+ * `prefetch` slots until it is settled and your code is done with it, so a strategy that holds
+ * deliveries (a batch) must settle them within a bounded time.
+ *
+ * Built in: {@link atLeastOnce} (the default), {@link atMostOnce}, {@link manual},
+ * {@link batched}. Implement this interface for anything else.
+ *
+ * @example
+ * ```ts
+ * // Accept everything, even failures, but log them: a strategy of your own.
+ * const logAndDrop: AckStrategy = {
+ *   name: 'log-and-drop',
+ *   onSuccess: (d) => { if (!d.settled) d.accept(); },
+ *   onFailure: (d, err, ctx) => { ctx.logger.warn({ messageId: d.messageId }, 'dropped'); if (!d.settled) d.accept(); },
+ * };
+ * ```
+ */
+export interface AckStrategy {
+  /** A short name for logs and the health snapshot. */
+  readonly name: string;
+  /** Called by the consumer's constructor: throw an {@link OutreachError} if the settings cannot work with this prefetch. */
+  validate?(prefetch: number): void;
+  /** Called when a delivery arrives, before your code sees it. */
+  onReceive?(delivery: OutreachDelivery<unknown>, context: AckContext): void;
+  /** Called when your code finished with a delivery without throwing. */
+  onSuccess(delivery: OutreachDelivery<unknown>, context: AckContext): void | Promise<void>;
+  /** Called when your code threw while working on a delivery. */
+  onFailure(delivery: OutreachDelivery<unknown>, error: unknown, context: AckContext): void | Promise<void>;
+  /** Called by `close()` after your code has finished: settle whatever the strategy still holds. */
+  flush?(context: AckContext): Promise<void>;
+}

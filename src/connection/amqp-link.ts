@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import rhea from 'rhea';
+import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Receiver } from 'rhea';
+import { OutreachError, type OutreachErrorCode } from '../errors/outreach-error.js';
+import type { BrokerEndpoint } from './endpoints.js';
+
+/** @internal What one attempt needs to know; credentials stay here and in rhea, nowhere else. */
+export interface LinkSettings {
+  readonly queue: string;
+  readonly username: string;
+  readonly password: string;
+  readonly ca: string | Buffer | readonly (string | Buffer)[] | undefined;
+  readonly servername: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** @internal Callbacks of an open link. */
+export interface LinkHandlers {
+  onMessage(delivery: RheaDelivery, message: RheaMessage): void;
+  /** Once, when an open link is lost; `error` is undefined for a close we asked for. */
+  onDown(error: OutreachError | undefined): void;
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+]);
+
+/**
+ * @internal One connection to one endpoint with one receiver on the queue: credit is granted by
+ * the caller only (`credit_window: 0`), nothing is settled automatically (`autoaccept: false`),
+ * rhea's own reconnect is off (the consumer reconnects with a new container id each time), and
+ * every rhea error event has a listener, so none reaches the process as an unhandled `error`.
+ */
+export class AmqpLink {
+  /** Unique per attempt: ActiveMQ refuses a second connection with a container id it still holds. */
+  readonly containerId = `civitas-outreach-${randomUUID()}`;
+  readonly endpoint: BrokerEndpoint;
+  #container: Container;
+  #connection: Connection | undefined;
+  #receiver: Receiver | undefined;
+  #handlers: LinkHandlers | undefined;
+  #open = false;
+  #down = false;
+  #closing = false;
+  #granted = 0;
+  #secrets: string[];
+
+  private constructor(endpoint: BrokerEndpoint, settings: LinkSettings) {
+    this.endpoint = endpoint;
+    this.#container = rhea.create_container({ id: this.containerId });
+    this.#secrets = [settings.password, settings.username].filter((s) => s.length >= 3);
+  }
+
+  /** Whether the link is open and its deliveries can still be settled. */
+  get alive(): boolean {
+    return this.#open && !this.#down;
+  }
+
+  /** Credit granted to the broker and not yet used by a message. */
+  get outstandingCredit(): number {
+    return this.#granted;
+  }
+
+  /**
+   * Connects and attaches. Resolves when the broker has attached the receiver; rejects with a
+   * classified {@link OutreachError} otherwise.
+   */
+  static open(endpoint: BrokerEndpoint, settings: LinkSettings, handlers: LinkHandlers): Promise<AmqpLink> {
+    const link = new AmqpLink(endpoint, settings);
+    return link.#start(settings, handlers);
+  }
+
+  #start(settings: LinkSettings, handlers: LinkHandlers): Promise<AmqpLink> {
+    return new Promise<AmqpLink>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: OutreachError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#destroy();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            new OutreachError('CONNECTION_FAILED', `${this.endpoint.label}: no AMQP link within ${settings.connectTimeoutMs} ms`, {
+              retryable: true,
+            }),
+          ),
+        settings.connectTimeoutMs,
+      );
+      const onError = (context: EventContext | Error, fallback: OutreachErrorCode): void => {
+        const error = this.#classify(context, fallback);
+        if (!settled) fail(error);
+        else this.#lost(error);
+      };
+
+      this.#container.on('error', (e: Error) => onError(e, 'CONNECTION_FAILED'));
+      const options = {
+        host: this.endpoint.host,
+        port: this.endpoint.port,
+        username: settings.username,
+        password: settings.password,
+        container_id: this.containerId,
+        reconnect: false,
+        idle_time_out: settings.idleTimeoutMs,
+        ...(this.endpoint.tls
+          ? {
+              transport: 'tls' as const,
+              rejectUnauthorized: true,
+              ...(settings.ca === undefined ? {} : { ca: settings.ca }),
+              // rhea sends the host as SNI; for an IP address that is not allowed (RFC 6066): send none.
+              servername: settings.servername ?? (isIP(this.endpoint.host) === 0 ? this.endpoint.host : ''),
+            }
+          : {}),
+      };
+      const connection = this.#container.connect(options as Parameters<Container['connect']>[0]);
+      this.#connection = connection;
+      connection.on('error', (e: Error) => onError(e, 'CONNECTION_FAILED'));
+      connection.on('connection_error', (ctx: EventContext) => onError(ctx, 'CONNECTION_FAILED'));
+      connection.on('connection_close', (ctx: EventContext) => {
+        if (this.#closing) return;
+        onError(ctx, 'CONNECTION_FAILED');
+      });
+      connection.on('disconnected', (ctx: EventContext) => {
+        if (this.#closing && ctx.error === undefined) return this.#lost(undefined);
+        onError(ctx, 'CONNECTION_FAILED');
+      });
+      connection.on('connection_open', () => {
+        const receiver = connection.open_receiver({
+          source: { address: settings.queue },
+          autoaccept: false,
+          credit_window: 0,
+          rcv_settle_mode: 0,
+        });
+        this.#receiver = receiver;
+        receiver.on('receiver_open', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.#open = true;
+          this.#handlers = handlers;
+          resolve(this);
+        });
+        receiver.on('message', (ctx: EventContext) => {
+          if (this.#granted > 0) this.#granted--;
+          if (ctx.delivery !== undefined && ctx.message !== undefined) this.#handlers?.onMessage(ctx.delivery, ctx.message);
+        });
+        receiver.on('receiver_error', (ctx: EventContext) => onError(ctx, 'QUEUE_UNAVAILABLE'));
+        receiver.on('receiver_close', (ctx: EventContext) => {
+          if (this.#closing) return;
+          onError(ctx, 'QUEUE_UNAVAILABLE');
+        });
+      });
+    });
+  }
+
+  /** Grants `n` more messages. */
+  addCredit(n: number): void {
+    if (n <= 0 || !this.alive || this.#receiver === undefined) return;
+    this.#granted += n;
+    this.#receiver.add_credit(n);
+  }
+
+  /** Detaches the receiver and closes the connection; resolves when done or after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void> {
+    if (this.#down || this.#connection === undefined) {
+      this.#destroy();
+      return Promise.resolve();
+    }
+    this.#closing = true;
+    return new Promise<void>((resolve) => {
+      const connection = this.#connection!;
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#destroy();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      connection.once('connection_close', done);
+      connection.once('disconnected', done);
+      try {
+        this.#receiver?.close();
+        connection.close();
+      } catch {
+        done();
+      }
+    });
+  }
+
+  #lost(error: OutreachError | undefined): void {
+    if (this.#down) return;
+    this.#down = true;
+    const handlers = this.#handlers;
+    this.#handlers = undefined;
+    this.#destroy();
+    if (this.#open) handlers?.onDown(error);
+  }
+
+  #destroy(): void {
+    this.#down = true;
+    this.#granted = 0;
+    const connection = this.#connection as (Connection & { socket?: { destroy?: () => void } }) | undefined;
+    try {
+      connection?.socket?.destroy?.();
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Turns a rhea event or socket error into a typed error without credentials in its text. */
+  #classify(source: EventContext | Error, fallback: OutreachErrorCode): OutreachError {
+    const raw = source instanceof Error ? source : (source.error ?? source.connection?.error ?? source.receiver?.error);
+    const err = raw as { condition?: string; description?: string; message?: string; code?: string } | undefined;
+    const condition = err?.condition;
+    const code = err?.code;
+    const text = this.#scrub(err?.description ?? err?.message ?? 'connection closed');
+    const where = this.endpoint.label;
+    if (code !== undefined && TLS_CODES.has(code)) {
+      return new OutreachError('TLS_FAILED', `${where}: TLS certificate not trusted (${code}); pass the broker's CA as the ca option`, {
+        cause: raw,
+      });
+    }
+    if (condition === 'amqp:unauthorized-access' && fallback === 'CONNECTION_FAILED') {
+      return new OutreachError('AUTHENTICATION_FAILED', `${where}: the broker refused the username or password (${condition})`);
+    }
+    if (fallback === 'QUEUE_UNAVAILABLE' && (condition === 'amqp:unauthorized-access' || condition === 'amqp:not-found')) {
+      return new OutreachError('QUEUE_UNAVAILABLE', `${where}: the broker refused the queue link (${condition}: ${text})`);
+    }
+    const detail = condition === undefined ? (code ?? text) : `${condition}: ${text}`;
+    return new OutreachError('CONNECTION_FAILED', `${where}: ${detail}`, { retryable: true, cause: scrubbedCause(raw, this.#secrets) });
+  }
+
+  #scrub(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) out = out.split(secret).join('***');
+    return out;
+  }
+}
+
+/** A cause safe to keep: socket errors as they are, AMQP errors only if they quote no secret. */
+function scrubbedCause(raw: unknown, secrets: readonly string[]): unknown {
+  const text = String((raw as { description?: unknown; message?: unknown } | undefined)?.description ?? (raw as Error | undefined)?.message ?? '');
+  return secrets.some((s) => text.includes(s)) ? undefined : raw;
+}

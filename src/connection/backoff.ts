@@ -1,0 +1,30 @@
+/** Reconnection settings of {@link OutreachConsumerOptions}. */
+export interface ReconnectOptions {
+  /**
+   * Delay before the second attempt; it doubles with each failed attempt.
+   * @defaultValue `250`
+   */
+  readonly initialDelayMs?: number;
+  /**
+   * The cap on the delay between attempts.
+   * @defaultValue `30000`
+   */
+  readonly maxDelayMs?: number;
+  /**
+   * Give up after this many consecutive failed attempts (the consumer then fails with the last
+   * error). Authentication and TLS failures are not retried at all.
+   * @defaultValue `Infinity`: a broker in maintenance must not stop the consumer for good
+   */
+  readonly maxAttempts?: number;
+}
+
+/**
+ * @internal Delay before attempt `failures + 1`: exponential, capped, with "equal jitter" (half
+ * fixed, half random) so a fleet of consumers does not reconnect in step. The first attempt
+ * after a drop goes at once, to the other endpoint of an active/standby pair.
+ */
+export function backoffDelay(failures: number, options: Required<ReconnectOptions>, random: () => number = Math.random): number {
+  if (failures <= 0) return 0;
+  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(failures - 1, 30));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

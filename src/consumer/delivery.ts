@@ -1,0 +1,158 @@
+import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
+import { OutreachError } from '../errors/outreach-error.js';
+import type { Outreach } from '../message/outreach.js';
+
+/**
+ * How a delivery was settled, in words. The AMQP outcome each maps to, and what ActiveMQ does with
+ * it, is in `docs/delivery-guarantees.md`.
+ *
+ * - `accepted`: done; the broker deletes the message.
+ * - `retried`: failed this time; back to the queue with its delivery count + 1 (AMQP `modified`,
+ *   `delivery-failed`).
+ * - `rejected`: will never succeed; the broker dead-letters it (AMQP `rejected`).
+ * - `released`: not processed; back to the queue unchanged, count not raised (AMQP `released`).
+ *   Used by `close()` for work that never started.
+ * - `lost`: the connection that carried it is gone; the broker will deliver it again.
+ */
+export type SettleOutcome = 'accepted' | 'retried' | 'rejected' | 'released' | 'lost';
+
+/** AMQP metadata of a delivery that is safe to log (no body). */
+export interface DeliveryMetadata {
+  /** The AMQP `message_id`; ActiveMQ sets `ID:…` for JMS messages. */
+  readonly messageId: string | number | undefined;
+  /**
+   * How many earlier deliveries of this message failed or were lost (AMQP `header.delivery_count`;
+   * ActiveMQ sends it only when above 0, so it reads 0 on a first delivery).
+   */
+  readonly deliveryCount: number;
+  /** AMQP application properties (JMS properties), as sent. */
+  readonly applicationProperties: Readonly<Record<string, unknown>>;
+  /** AMQP `subject` (JMSType), if any. */
+  readonly subject: string | undefined;
+  /** When this client received it. */
+  readonly receivedAt: Date;
+}
+
+/** @internal What a delivery tells its consumer when it is settled. */
+export interface DeliveryOwner {
+  settle(delivery: OutreachDelivery<unknown>, outcome: SettleOutcome, sent: boolean): void;
+  isAlive(generation: number): boolean;
+}
+
+/**
+ * One message handed to your code: the decoded outreach, the raw body, its AMQP metadata, and
+ * methods to settle it exactly once.
+ *
+ * @remarks
+ * Under the default acknowledgement strategy you do not call the settle methods: the consumer
+ * accepts when your handler returns and retries when it throws. With the `manual` strategy, or to
+ * decide for yourself, call one of them. Settling twice throws {@link OutreachError} with code
+ * `ALREADY_SETTLED`. Settling after the connection that carried the delivery was lost returns
+ * `false` and is reported on the consumer's `error` event (source `settle`, code
+ * `DELIVERY_LOST`): the broker will deliver the message again.
+ *
+ * @typeParam A - the decoded type; {@link Outreach} unless you gave the consumer your own codec
+ */
+export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
+  /** The decoded message. */
+  readonly outreach: A;
+  /** The body exactly as it arrived (string, bytes or AMQP section). Holds student data: store it as such. */
+  readonly body: unknown;
+  readonly messageId: string | number | undefined;
+  readonly deliveryCount: number;
+  readonly applicationProperties: Readonly<Record<string, unknown>>;
+  readonly subject: string | undefined;
+  readonly receivedAt: Date;
+  /** The error of the last failed attempt in this client, if any (set by the consumer). */
+  lastError: unknown = undefined;
+  #outcome: SettleOutcome | undefined;
+  #requested: Exclude<SettleOutcome, 'lost'> | undefined;
+  readonly #rhea: RheaDelivery;
+  readonly #owner: DeliveryOwner;
+  readonly #generation: number;
+
+  /** @internal */
+  constructor(outreach: A, message: RheaMessage, rheaDelivery: RheaDelivery, owner: DeliveryOwner, generation: number) {
+    this.outreach = outreach;
+    this.body = message.body;
+    this.messageId = toMessageId(message.message_id);
+    this.deliveryCount = typeof message.delivery_count === 'number' ? message.delivery_count : 0;
+    this.applicationProperties = Object.freeze({ ...(message.application_properties ?? {}) });
+    this.subject = typeof message.subject === 'string' ? message.subject : undefined;
+    this.receivedAt = new Date();
+    this.#rhea = rheaDelivery;
+    this.#owner = owner;
+    this.#generation = generation;
+  }
+
+  /**
+   * What became of it: the outcome sent to the broker, `lost` if its connection went first, or
+   * `undefined` while neither happened.
+   */
+  get outcome(): SettleOutcome | undefined {
+    return this.#outcome;
+  }
+
+  /** Whether one of the settle methods has been called (a second call throws). */
+  get settled(): boolean {
+    return this.#requested !== undefined;
+  }
+
+  /** Done: the broker deletes the message. @returns `false` if the connection was lost first. */
+  accept(): boolean {
+    return this.#settle('accepted', () => this.#rhea.accept());
+  }
+
+  /**
+   * Failed this time: back to the queue with its delivery count raised (AMQP `modified` with
+   * `delivery-failed`). ActiveMQ re-dispatches at once; bounded retries are the strategy's job.
+   * @returns `false` if the connection was lost first.
+   */
+  retry(): boolean {
+    return this.#settle('retried', () => this.#rhea.modified({ delivery_failed: true }));
+  }
+
+  /**
+   * Will never succeed: the broker dead-letters it (AMQP `rejected`; ActiveMQ sends persistent
+   * messages to its dead-letter queue, which the queue's owner, not you, can read).
+   * @param reason - a short text for the broker's log; do not put student data in it
+   * @returns `false` if the connection was lost first.
+   */
+  reject(reason = 'rejected by civitas-outreach client'): boolean {
+    return this.#settle('rejected', () =>
+      this.#rhea.reject({ condition: 'amqp:internal-error', description: reason.slice(0, 200) }),
+    );
+  }
+
+  /** Not processed: back to the queue unchanged (AMQP `released`). @returns `false` if the connection was lost first. */
+  release(): boolean {
+    return this.#settle('released', () => this.#rhea.release());
+  }
+
+  /** @internal The connection that carried it is gone: the broker will deliver it again. */
+  markLost(): void {
+    if (this.#outcome === undefined) this.#outcome = 'lost';
+  }
+
+  #settle(outcome: Exclude<SettleOutcome, 'lost'>, send: () => void): boolean {
+    if (this.#requested !== undefined) {
+      throw new OutreachError(
+        'ALREADY_SETTLED',
+        `delivery ${String(this.messageId)} was already ${this.#requested}; it cannot also be ${outcome}`,
+      );
+    }
+    this.#requested = outcome;
+    const alive = this.#outcome !== 'lost' && this.#owner.isAlive(this.#generation);
+    if (alive) send();
+    this.#outcome = alive ? outcome : 'lost';
+    this.#owner.settle(this as OutreachDelivery<unknown>, outcome, alive);
+    return alive;
+  }
+}
+
+function toMessageId(id: unknown): string | number | undefined {
+  if (typeof id === 'string' || typeof id === 'number') return id;
+  if (id instanceof Uint8Array) return Buffer.from(id).toString('hex');
+  if (id !== undefined && id !== null) return String(id);
+  return undefined;
+}

@@ -1,0 +1,46 @@
+import type { OutreachError } from '../errors/outreach-error.js';
+import type { OutreachDelivery, SettleOutcome } from './delivery.js';
+import type { CloseReport, InvalidMessage } from './options.js';
+
+/**
+ * Where an error on the `error` event came from.
+ *
+ * - `connection`: connecting, a dropped connection, a refused link;
+ * - `decode`: a message that could not be decoded (also on the `invalid` event);
+ * - `handler`: your handler, hook or sink threw (the `cause` is your error);
+ * - `settle`: a delivery could not be settled (its connection was lost, or it was settled twice).
+ */
+export type ErrorSource = 'connection' | 'decode' | 'handler' | 'settle';
+
+/** Facts about a connection, safe to log. */
+export interface ConnectionInfo {
+  /** `amqps://host:port`; never credentials. */
+  readonly endpoint: string;
+  /** The AMQP container id of this connection attempt (unique per attempt). */
+  readonly containerId: string;
+}
+
+/** The events of an {@link OutreachConsumer}, each with its arguments. */
+export interface OutreachConsumerEvents {
+  /** A link to the queue is open (first time and after each reconnect). */
+  connected: [info: ConnectionInfo];
+  /** The link was lost; `error` says why. Deliveries it carried will be delivered again. */
+  disconnected: [info: ConnectionInfo & { readonly error: OutreachError | undefined }];
+  /** About to try an endpoint again after a loss or a failed attempt. */
+  reconnecting: [info: { readonly endpoint: string; readonly attempt: number; readonly delayMs: number }];
+  /**
+   * Something went wrong. `error.retryable` says whether the consumer carries on by itself. A
+   * fatal error (authentication, TLS, the queue refused, reconnect attempts used up) also moves
+   * the consumer to `failed`, rejects `start()` and ends the iterator with the error.
+   *
+   * @remarks Unlike Node's EventEmitter, eventemitter3 does not throw when nobody listens: with no
+   * listener, errors go to the logger at `warn` (retryable) or `error` (fatal) level.
+   */
+  error: [error: OutreachError, source: ErrorSource];
+  /** A message could not be decoded. It is settled by `invalidPolicy` after `onInvalid`. */
+  invalid: [invalid: InvalidMessage];
+  /** A delivery was settled (or found lost). Every retry and rejection is visible here. */
+  settled: [delivery: OutreachDelivery<unknown>, outcome: SettleOutcome];
+  /** The consumer is closed (or failed); the report counts what became of every delivery. */
+  closed: [report: CloseReport];
+}

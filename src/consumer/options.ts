@@ -1,0 +1,186 @@
+import type * as t from 'io-ts';
+import type { AckStrategy } from '../ack/strategy.js';
+import type { ReconnectOptions } from '../connection/backoff.js';
+import type { OutreachDecodeError } from '../message/decode-error.js';
+import type { DeliveryMetadata } from './delivery.js';
+import type { OutreachLogger } from './logger.js';
+
+/** A message that could not be decoded, as handed to `onInvalid` and the `invalid` event. */
+export interface InvalidMessage extends DeliveryMetadata {
+  /** The body exactly as it arrived. Holds student data: store it as such. */
+  readonly body: unknown;
+  /** Why it could not be decoded: kind, paths and types, no student data. */
+  readonly error: OutreachDecodeError;
+}
+
+/**
+ * What becomes of an undecodable message after your `onInvalid` hook returned.
+ *
+ * - `reject` (the default): the broker dead-letters it. Your hook has had the raw body; the queue's
+ *   owner (Civitas) can still recover it from the broker's dead-letter queue.
+ * - `accept`: it is deleted. Choose this only if your hook stores the raw body durably.
+ */
+export type InvalidMessagePolicy = 'reject' | 'accept';
+
+/** Options of {@link OutreachConsumer}. */
+export interface OutreachConsumerOptions<A> {
+  /**
+   * The broker URL as the AWS console shows it: `amqp+ssl://b-…-1.mq.us-east-1.amazonaws.com:5671`
+   * (`amqps://` works too). For an active/standby broker give both endpoints, as an array or as
+   * `failover:(url1,url2)`; the consumer rotates between them on reconnect.
+   */
+  readonly url: string | readonly string[];
+  /** The username Civitas gave you. Never logged. */
+  readonly username: string;
+  /** The password Civitas gave you. Never logged, never in errors or events. */
+  readonly password: string;
+  /** The queue name Civitas gave you. */
+  readonly queue: string;
+  /**
+   * Certificates to trust in addition to Node's default CAs (PEM). Amazon MQ's certificates are
+   * publicly trusted: leave this unset there. TLS verification is always on.
+   * @defaultValue Node's bundled CAs
+   */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /**
+   * TLS server name to verify the certificate against.
+   * @defaultValue the URL's host name (none for an IP address)
+   */
+  readonly servername?: string;
+  /**
+   * Allow plain `amqp://` URLs, which send the password in clear text. Only for a local broker.
+   * @defaultValue `false`
+   */
+  readonly allowInsecure?: boolean;
+  /**
+   * The most messages held in this process at once: buffered, being handled, or waiting to be
+   * settled. Credit is granted to the broker only as work completes, so memory stays bounded by
+   * `prefetch` whatever the backlog.
+   * @defaultValue {@link DEFAULT_PREFETCH}
+   */
+  readonly prefetch?: number;
+  /**
+   * When deliveries are settled: the delivery guarantee.
+   * @defaultValue `atLeastOnce()`
+   */
+  readonly strategy?: AckStrategy;
+  /**
+   * The io-ts codec that checks each message.
+   * @defaultValue `OutreachCodec`
+   */
+  readonly codec?: t.Decoder<unknown, A>;
+  /**
+   * The largest body decoded; larger ones are invalid messages of kind `too-large`.
+   * @defaultValue `DEFAULT_MAX_BODY_BYTES` (16 MiB)
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * Called with every message that cannot be decoded, before it is settled by `invalidPolicy`.
+   * If it throws, the message is retried (up to 5 attempts) instead, so nothing is settled
+   * before your hook has had it.
+   * @defaultValue none; the `invalid` event is still emitted
+   */
+  readonly onInvalid?: (invalid: InvalidMessage) => void | Promise<void>;
+  /**
+   * What becomes of an undecodable message after `onInvalid`.
+   * @defaultValue `'reject'`
+   */
+  readonly invalidPolicy?: InvalidMessagePolicy;
+  /** Reconnection backoff and limits. @defaultValue see {@link ReconnectOptions} */
+  readonly reconnect?: ReconnectOptions;
+  /**
+   * How long one connection attempt (TCP, TLS, SASL, open, attach) may take.
+   * @defaultValue `15000`
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * AMQP idle timeout offered to the broker; a silent broker is detected after this long.
+   * @defaultValue `30000`
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Where the consumer logs; pino-compatible. Never receives passwords, bodies or student data.
+   * @defaultValue silent
+   */
+  readonly logger?: OutreachLogger;
+}
+
+/** Default `prefetch`: small, because each Civitas message can list many students. */
+export const DEFAULT_PREFETCH = 20;
+
+/** Options of {@link OutreachConsumer.start}. */
+export interface StartOptions {
+  /**
+   * How many deliveries your handler works on at once; at most `prefetch`.
+   * @defaultValue `1`
+   */
+  readonly concurrency?: number;
+  /** Aborting it closes the consumer (as `close()` with its defaults). @defaultValue none */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link OutreachConsumer.close}. */
+export interface CloseOptions {
+  /**
+   * How long to wait for in-flight work to finish and be settled. Work still running after it is
+   * left unsettled: the broker delivers those messages again.
+   * @defaultValue `30000`
+   */
+  readonly deadlineMs?: number;
+  /** Aborting it ends the wait at once, as if the deadline had passed. @defaultValue none */
+  readonly signal?: AbortSignal;
+}
+
+/** Counts of what became of the deliveries this consumer received, over its whole life. */
+export interface SettleCounts {
+  /** Accepted: done, deleted by the broker. */
+  readonly accepted: number;
+  /** Retried: back to the queue with a raised count. */
+  readonly retried: number;
+  /** Rejected: dead-lettered by the broker. */
+  readonly rejected: number;
+  /** Released: back to the queue unchanged (buffered, never handed out). */
+  readonly released: number;
+  /** Lost with a connection: the broker delivers them again. */
+  readonly lost: number;
+  /** Undecodable messages. */
+  readonly invalid: number;
+}
+
+/** What {@link OutreachConsumer.close} reports. */
+export interface CloseReport extends SettleCounts {
+  /** Handed to your code but still running at the deadline; left unsettled, so redelivered. */
+  readonly unfinished: number;
+  /** Whether the deadline passed (or the signal fired) before all work finished. */
+  readonly timedOut: boolean;
+}
+
+/** A snapshot for readiness probes and dashboards. */
+export interface ConsumerHealth {
+  /** The consumer's lifecycle state. */
+  readonly state: ConsumerState;
+  /** Whether a link to the queue is open now. */
+  readonly connected: boolean;
+  /** The endpoint of the open link (`amqps://host:port`), if any. */
+  readonly endpoint: string | undefined;
+  /** Credit granted to the broker and not yet used. */
+  readonly credit: number;
+  /** Deliveries held: buffered, being handled or awaiting settlement. At most `prefetch`. */
+  readonly held: number;
+  /** Deliveries your code is working on now. */
+  readonly inFlight: number;
+  /** Deliveries received and not yet handed to your code. */
+  readonly buffered: number;
+  /** When the last message arrived. */
+  readonly lastDeliveryAt: Date | undefined;
+  /** How many times the consumer reconnected after losing a link. */
+  readonly reconnects: number;
+  /** Settle counts so far. */
+  readonly counts: SettleCounts;
+}
+
+/**
+ * Lifecycle of a consumer: `idle` (not started), `connecting`, `open`, `reconnecting`,
+ * `closing`, `closed`, or `failed` (a fatal error; see the `error` event).
+ */
+export type ConsumerState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed' | 'failed';

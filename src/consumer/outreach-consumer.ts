@@ -1,0 +1,670 @@
+import { EventEmitter } from 'eventemitter3';
+import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
+import { atLeastOnce } from '../ack/strategies.js';
+import { sleep } from '../ack/retry-policy.js';
+import type { AckContext, AckStrategy } from '../ack/strategy.js';
+import { AmqpLink, type LinkSettings } from '../connection/amqp-link.js';
+import { backoffDelay, type ReconnectOptions } from '../connection/backoff.js';
+import { parseEndpoints, type BrokerEndpoint } from '../connection/endpoints.js';
+import { OutreachError } from '../errors/outreach-error.js';
+import { decodeOutreach } from '../message/decode.js';
+import type { OutreachDecodeError } from '../message/decode-error.js';
+import type { Outreach } from '../message/outreach.js';
+import { OutreachDelivery, type DeliveryOwner, type SettleOutcome } from './delivery.js';
+import type { ErrorSource, OutreachConsumerEvents } from './events.js';
+import { silentLogger, type OutreachLogger } from './logger.js';
+import {
+  DEFAULT_PREFETCH,
+  type CloseOptions,
+  type CloseReport,
+  type ConsumerHealth,
+  type ConsumerState,
+  type InvalidMessage,
+  type OutreachConsumerOptions,
+  type SettleCounts,
+  type StartOptions,
+} from './options.js';
+
+/** Your code for one delivery, in the event API. */
+export type OutreachHandler<A> = (delivery: OutreachDelivery<A>) => void | Promise<void>;
+
+/** What the consumer tracks per delivery besides the delivery itself. */
+interface Held {
+  readonly generation: number;
+  /** Handed to user code and not finished. */
+  active: boolean;
+  /** User code finished (or never will run: released from the buffer). */
+  done: boolean;
+}
+
+const INVALID_HOOK_ATTEMPTS = 5;
+
+/**
+ * Drains a Civitas outreach queue on Amazon MQ (ActiveMQ) over AMQP 1.0, and never loses a
+ * message: each is settled only when its acknowledgement strategy says the work is done.
+ *
+ * @remarks
+ * Two ways to consume, over one engine: `for await (const delivery of consumer)`, or
+ * {@link OutreachConsumer.start} with a handler and a `concurrency`. Both hand out
+ * {@link OutreachDelivery} objects. Lifecycle and errors arrive as typed events
+ * ({@link OutreachConsumerEvents}). Credit is granted to the broker only as work completes,
+ * so at most `prefetch` messages are held in memory, however large the backlog and however
+ * slow your code. Undecodable messages go to `onInvalid` and the `invalid` event, never to your
+ * handler. See `docs/delivery-guarantees.md` for what each strategy does on the wire.
+ *
+ * @typeParam A - the decoded message type; {@link Outreach} unless you pass your own codec
+ *
+ * @example
+ * ```ts
+ * const consumer = new OutreachConsumer({
+ *   url: 'amqp+ssl://b-1234-1.mq.us-east-1.amazonaws.com:5671',
+ *   username: process.env.CIVITAS_USER!,
+ *   password: process.env.CIVITAS_PASSWORD!,
+ *   queue: process.env.CIVITAS_QUEUE!,
+ * });
+ * consumer.on('error', (err, source) => log.warn({ code: err.code, source }, err.message));
+ *
+ * for await (const delivery of consumer) {
+ *   await crm.upsert(delivery.outreach); // accepted when the loop moves on; retried if it throws
+ * }
+ * ```
+ */
+export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsumerEvents> implements AsyncIterable<OutreachDelivery<A>> {
+  readonly #endpoints: readonly BrokerEndpoint[];
+  readonly #settings: LinkSettings;
+  readonly #reconnect: Required<ReconnectOptions>;
+  readonly #prefetch: number;
+  readonly #strategy: AckStrategy;
+  readonly #options: OutreachConsumerOptions<A>;
+  readonly #logger: OutreachLogger;
+  readonly #ackContext: AckContext;
+  /** Fires when close() stops waiting for work. */
+  readonly #stopWaiting = new AbortController();
+  /** Fires when close() begins: cancels reconnect back-offs. */
+  readonly #closingSignal = new AbortController();
+
+  #state: ConsumerState = 'idle';
+  #link: AmqpLink | undefined;
+  #generation = 0;
+  #endpointIndex = 0;
+  #reconnects = 0;
+  #lastDeliveryAt: Date | undefined;
+  #fatal: OutreachError | undefined;
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<CloseReport> | undefined;
+
+  readonly #held = new Map<OutreachDelivery<unknown>, Held>();
+  readonly #buffer: OutreachDelivery<A>[] = [];
+  readonly #counts = { accepted: 0, retried: 0, rejected: 0, released: 0, lost: 0, invalid: 0 };
+  /** Wakes whoever waits for the buffer to change (the iterator, the handler pump, close). */
+  #wake: (() => void)[] = [];
+  #handler: OutreachHandler<A> | undefined;
+  #concurrency = 1;
+  #active = 0;
+  #iterating = false;
+
+  /**
+   * Checks the options; connects only when you iterate or call {@link OutreachConsumer.start}.
+   * @throws {@link OutreachError} `INVALID_ARGUMENT` or `INSECURE_URL` for options that cannot work
+   */
+  constructor(options: OutreachConsumerOptions<A>) {
+    super();
+    this.#options = options;
+    this.#endpoints = parseEndpoints(options.url, options.allowInsecure ?? false);
+    for (const [name, value] of [
+      ['username', options.username],
+      ['password', options.password],
+      ['queue', options.queue],
+    ] as const) {
+      if (typeof value !== 'string' || value.length === 0) {
+        throw new OutreachError('INVALID_ARGUMENT', `${name} must be a non-empty string`);
+      }
+    }
+    this.#prefetch = options.prefetch ?? DEFAULT_PREFETCH;
+    if (!Number.isInteger(this.#prefetch) || this.#prefetch < 1) {
+      throw new OutreachError('INVALID_ARGUMENT', 'prefetch must be an integer of at least 1');
+    }
+    this.#strategy = options.strategy ?? atLeastOnce();
+    this.#strategy.validate?.(this.#prefetch);
+    this.#reconnect = {
+      initialDelayMs: options.reconnect?.initialDelayMs ?? 250,
+      maxDelayMs: options.reconnect?.maxDelayMs ?? 30_000,
+      maxAttempts: options.reconnect?.maxAttempts ?? Number.POSITIVE_INFINITY,
+    };
+    this.#settings = {
+      queue: options.queue,
+      username: options.username,
+      password: options.password,
+      ca: options.ca,
+      servername: options.servername,
+      connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+    };
+    this.#logger = options.logger ?? silentLogger;
+    this.#ackContext = {
+      signal: this.#stopWaiting.signal,
+      prefetch: this.#prefetch,
+      logger: this.#logger,
+      reportError: (error, source) => this.#reportError(error, source),
+    };
+  }
+
+  /** The lifecycle state now. */
+  get state(): ConsumerState {
+    return this.#state;
+  }
+
+  /**
+   * Starts the event API: connects, and calls `handler` for each delivery, up to `concurrency`
+   * at once. Resolves once the first link is open.
+   *
+   * @throws {@link OutreachError} (rejects) with the fatal error if the consumer fails before
+   * connecting (authentication, TLS, refused queue, attempts used up), `CLOSED` if closed first,
+   * `ITERATOR_IN_USE` if it is already consuming.
+   *
+   * @example
+   * ```ts
+   * consumer.on('error', (err, source) => log.warn({ code: err.code, source }, err.message));
+   * await consumer.start(async (delivery) => {
+   *   await crm.upsert(delivery.outreach);
+   * }, { concurrency: 4 });
+   * ```
+   */
+  async start(handler: OutreachHandler<A>, options: StartOptions = {}): Promise<void> {
+    if (this.#handler !== undefined || this.#iterating) {
+      throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
+    }
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > this.#prefetch) {
+      throw new OutreachError('INVALID_ARGUMENT', `concurrency must be an integer from 1 to prefetch (${this.#prefetch})`);
+    }
+    this.#handler = handler;
+    this.#concurrency = concurrency;
+    if (options.signal !== undefined) {
+      if (options.signal.aborted) void this.close();
+      else options.signal.addEventListener('abort', () => void this.close(), { once: true });
+    }
+    await this.#ensureConnected();
+    this.#pump();
+  }
+
+  /**
+   * The async-iterator API. One iterator per consumer; `break` (or a throw in the loop body)
+   * releases the delivery in hand and everything buffered, and closes the consumer.
+   *
+   * @remarks Under the default strategy a delivery is accepted when the loop asks for the next one.
+   * The loop ends when the consumer is closed; it throws the fatal error if the consumer fails.
+   * @throws {@link OutreachError} `ITERATOR_IN_USE` for a second iterator
+   */
+  [Symbol.asyncIterator](): AsyncIterator<OutreachDelivery<A>> {
+    if (this.#iterating || this.#handler !== undefined) {
+      throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
+    }
+    this.#iterating = true;
+    let current: OutreachDelivery<A> | undefined;
+
+    const finishCurrent = async (success: boolean): Promise<void> => {
+      const delivery = current;
+      current = undefined;
+      if (delivery === undefined) return;
+      this.#active--;
+      try {
+        if (success) await this.#strategy.onSuccess(delivery as OutreachDelivery<unknown>, this.#ackContext);
+        else if (!delivery.settled) delivery.release();
+      } catch (error) {
+        this.#reportError(asOutreachError(error, 'settle'), 'settle');
+      } finally {
+        this.#workDone(delivery as OutreachDelivery<unknown>);
+      }
+    };
+
+    return {
+      next: async (): Promise<IteratorResult<OutreachDelivery<A>>> => {
+        await finishCurrent(true);
+        if (this.#state === 'idle') await this.#ensureConnected();
+        for (;;) {
+          if (this.#fatal !== undefined && this.#buffer.length === 0) throw this.#fatal;
+          const next = this.#buffer.shift();
+          if (next !== undefined) {
+            current = next;
+            this.#active++;
+            this.#held.get(next as OutreachDelivery<unknown>)!.active = true;
+            return { value: next, done: false };
+          }
+          if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
+            if (this.#fatal !== undefined) throw this.#fatal;
+            return { value: undefined, done: true };
+          }
+          await this.#waitForChange();
+        }
+      },
+      return: async (): Promise<IteratorResult<OutreachDelivery<A>>> => {
+        await finishCurrent(false);
+        await this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /**
+   * Stops taking messages and shuts down without losing any: grants no more credit, releases
+   * what was buffered but not handed out, lets in-flight work finish and be settled (and the
+   * strategy flush, e.g. a batch) until the deadline, then detaches and closes the connection.
+   * Idempotent: a second call returns the same report.
+   *
+   * @returns counts of what became of every delivery; work still running at the deadline is
+   * `unfinished` and left unsettled, so the broker delivers it again.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', async () => {
+   *   const report = await consumer.close({ deadlineMs: 20_000 });
+   *   log.info(report, 'consumer closed');
+   * });
+   * ```
+   */
+  close(options: CloseOptions = {}): Promise<CloseReport> {
+    this.#closing ??= this.#close(options);
+    return this.#closing;
+  }
+
+  /** `await using consumer = new OutreachConsumer(…)` closes it with the default deadline. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** A snapshot for readiness probes: connected, credit, work in hand, last delivery, reconnects. */
+  health(): ConsumerHealth {
+    const link = this.#link;
+    return {
+      state: this.#state,
+      connected: link?.alive ?? false,
+      endpoint: link?.alive === true ? link.endpoint.label : undefined,
+      credit: link?.outstandingCredit ?? 0,
+      held: this.#held.size,
+      inFlight: this.#active,
+      buffered: this.#buffer.length,
+      lastDeliveryAt: this.#lastDeliveryAt,
+      reconnects: this.#reconnects,
+      counts: { ...this.#counts },
+    };
+  }
+
+  // ---- connection lifecycle -------------------------------------------------------------
+
+  #ensureConnected(): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      return Promise.reject(new OutreachError('CLOSED', 'the consumer is closed'));
+    }
+    if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
+    this.#connecting ??= this.#connectLoop(false);
+    return this.#connecting;
+  }
+
+  /** Tries endpoints in turn with back-off until a link opens, the consumer closes, or a fatal error. */
+  async #connectLoop(afterLoss: boolean): Promise<void> {
+    this.#state = afterLoss ? 'reconnecting' : 'connecting';
+    let failures = 0;
+    for (;;) {
+      if (this.#closingSignal.signal.aborted) throw new OutreachError('CLOSED', 'the consumer was closed while connecting');
+      const endpoint = this.#endpoints[this.#endpointIndex % this.#endpoints.length]!;
+      this.#endpointIndex++;
+      if (afterLoss || failures > 0) {
+        const delayMs = backoffDelay(failures, this.#reconnect);
+        this.emit('reconnecting', { endpoint: endpoint.label, attempt: failures + 1, delayMs });
+        this.#logger.info({ endpoint: endpoint.label, attempt: failures + 1, delayMs }, 'reconnecting');
+        await sleep(delayMs, this.#closingSignal.signal);
+        if (this.#closingSignal.signal.aborted) throw new OutreachError('CLOSED', 'the consumer was closed while reconnecting');
+      }
+      const generation = ++this.#generation;
+      try {
+        const link = await AmqpLink.open(endpoint, this.#settings, {
+          onMessage: (delivery, message) => this.#onMessage(generation, delivery, message),
+          onDown: (error) => this.#onLinkDown(link, error),
+        });
+        if (this.#closingSignal.signal.aborted) {
+          await link.close(2_000);
+          throw new OutreachError('CLOSED', 'the consumer was closed while connecting');
+        }
+        this.#link = link;
+        this.#state = 'open';
+        if (afterLoss) this.#reconnects++;
+        const info = { endpoint: endpoint.label, containerId: link.containerId };
+        this.#logger.info(info, 'connected');
+        this.emit('connected', info);
+        this.#topUpCredit();
+        return;
+      } catch (error) {
+        const err = asOutreachError(error, 'connection');
+        if (err.code === 'CLOSED') throw err;
+        failures++;
+        const fatal = !err.retryable || failures >= this.#reconnect.maxAttempts;
+        this.#reportError(err, 'connection', fatal);
+        if (fatal) {
+          this.#fail(err);
+          throw err;
+        }
+      }
+    }
+  }
+
+  #onLinkDown(link: AmqpLink, error: OutreachError | undefined): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    const info = { endpoint: link.endpoint.label, containerId: link.containerId, error };
+    this.#logger.warn({ endpoint: info.endpoint, containerId: info.containerId, code: error?.code }, 'disconnected');
+    this.emit('disconnected', info);
+    this.#loseGeneration(this.#generation);
+    if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') return;
+    if (error !== undefined) this.#reportError(error, 'connection', !error.retryable);
+    if (error !== undefined && !error.retryable) {
+      this.#fail(error);
+      return;
+    }
+    this.#connecting = this.#connectLoop(true);
+    this.#connecting.catch(() => undefined); // failures are reported as events and by #fail
+  }
+
+  /** Every delivery of a lost link: buffered ones are dropped (the broker redelivers), in-flight ones marked lost. */
+  #loseGeneration(generation: number): void {
+    for (let i = this.#buffer.length - 1; i >= 0; i--) {
+      const delivery = this.#buffer[i] as OutreachDelivery<unknown>;
+      if (this.#held.get(delivery)?.generation === generation) {
+        this.#buffer.splice(i, 1);
+        delivery.markLost();
+        this.#counts.lost++;
+        this.#held.delete(delivery);
+      }
+    }
+    for (const [delivery, held] of this.#held) {
+      if (held.generation === generation && !delivery.settled) {
+        delivery.markLost();
+        this.#counts.lost++;
+        if (held.done) this.#held.delete(delivery);
+      }
+    }
+    this.#notify();
+  }
+
+  #fail(error: OutreachError): void {
+    if (this.#state === 'failed' || this.#state === 'closed') return;
+    this.#fatal = error;
+    this.#state = 'failed';
+    this.#closingSignal.abort();
+    for (const delivery of this.#buffer.splice(0)) {
+      delivery.markLost();
+      this.#held.delete(delivery as OutreachDelivery<unknown>);
+    }
+    const link = this.#link;
+    this.#link = undefined;
+    void link?.close(2_000);
+    this.#notify();
+    this.emit('closed', this.#report(0, false));
+  }
+
+  // ---- deliveries ----------------------------------------------------------------------
+
+  #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
+    this.#lastDeliveryAt = new Date();
+    if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
+      // Arrived after close() began: hand it straight back, unchanged.
+      rheaDelivery.release();
+      this.#counts.released++;
+      return;
+    }
+    const decoded = decodeOutreach<A>(
+      message.body,
+      this.#options.codec === undefined
+        ? { ...(this.#options.maxBodyBytes === undefined ? {} : { maxBytes: this.#options.maxBodyBytes }) }
+        : { codec: this.#options.codec, ...(this.#options.maxBodyBytes === undefined ? {} : { maxBytes: this.#options.maxBodyBytes }) },
+    );
+    if (decoded._tag === 'Left') {
+      const delivery = new OutreachDelivery<undefined>(undefined, message, rheaDelivery, this.#owner, generation);
+      this.#held.set(delivery as OutreachDelivery<unknown>, { generation, active: true, done: false });
+      this.#active++;
+      void this.#handleInvalid(delivery, decoded.left).finally(() => {
+        this.#active--;
+        this.#workDone(delivery as OutreachDelivery<unknown>);
+      });
+      return;
+    }
+    const delivery = new OutreachDelivery<A>(decoded.right, message, rheaDelivery, this.#owner, generation);
+    this.#held.set(delivery as OutreachDelivery<unknown>, { generation, active: false, done: false });
+    try {
+      this.#strategy.onReceive?.(delivery as OutreachDelivery<unknown>, this.#ackContext);
+    } catch (error) {
+      this.#reportError(asOutreachError(error, 'settle'), 'settle');
+    }
+    this.#buffer.push(delivery);
+    this.#notify();
+    this.#pump();
+  }
+
+  async #handleInvalid(delivery: OutreachDelivery<undefined>, error: OutreachDecodeError): Promise<void> {
+    this.#counts.invalid++;
+    const invalid: InvalidMessage = {
+      body: delivery.body,
+      error,
+      messageId: delivery.messageId,
+      deliveryCount: delivery.deliveryCount,
+      applicationProperties: delivery.applicationProperties,
+      subject: delivery.subject,
+      receivedAt: delivery.receivedAt,
+    };
+    this.#reportError(error, 'decode');
+    const hadListener = this.emit('invalid', invalid);
+    const d = delivery as OutreachDelivery<unknown>;
+    try {
+      await this.#options.onInvalid?.(invalid);
+    } catch (hookError) {
+      this.#reportError(new OutreachError('HANDLER_FAILED', `onInvalid threw for message ${String(delivery.messageId)}`, { cause: hookError }), 'handler');
+      if (!d.settled) {
+        if (delivery.deliveryCount + 1 < INVALID_HOOK_ATTEMPTS) d.retry();
+        else d.reject('undecodable message; onInvalid kept failing');
+      }
+      return;
+    }
+    if (!hadListener && this.#options.onInvalid === undefined) {
+      this.#logger.warn({ messageId: delivery.messageId, kind: error.kind, issues: error.issues }, 'undecodable message');
+    }
+    if (!d.settled) {
+      if ((this.#options.invalidPolicy ?? 'reject') === 'accept') d.accept();
+      else d.reject(`undecodable message: ${error.kind}`);
+    }
+  }
+
+  /** Hands buffered deliveries to the handler, up to `concurrency` at once. */
+  #pump(): void {
+    const handler = this.#handler;
+    if (handler === undefined) return;
+    while (this.#active < this.#concurrency && this.#buffer.length > 0 && this.#state !== 'closing' && this.#state !== 'closed') {
+      const delivery = this.#buffer.shift()!;
+      this.#active++;
+      this.#held.get(delivery as OutreachDelivery<unknown>)!.active = true;
+      void this.#run(handler, delivery);
+    }
+  }
+
+  async #run(handler: OutreachHandler<A>, delivery: OutreachDelivery<A>): Promise<void> {
+    const d = delivery as OutreachDelivery<unknown>;
+    try {
+      let failed = false;
+      let failure: unknown;
+      try {
+        await handler(delivery);
+      } catch (error) {
+        failed = true;
+        failure = error;
+      }
+      if (failed) {
+        d.lastError = failure;
+        this.#reportError(
+          new OutreachError('HANDLER_FAILED', `handler threw for delivery ${String(delivery.messageId)} (attempt ${delivery.deliveryCount + 1})`, {
+            cause: failure,
+          }),
+          'handler',
+        );
+        await this.#strategy.onFailure(d, failure, this.#ackContext);
+      } else {
+        await this.#strategy.onSuccess(d, this.#ackContext);
+      }
+    } catch (error) {
+      this.#reportError(asOutreachError(error, 'settle'), 'settle');
+    } finally {
+      this.#active--;
+      this.#workDone(d);
+      this.#pump();
+    }
+  }
+
+  /** User code is finished with a delivery; forget it once it is also settled. */
+  #workDone(delivery: OutreachDelivery<unknown>): void {
+    const held = this.#held.get(delivery);
+    if (held === undefined) return;
+    held.active = false;
+    held.done = true;
+    if (delivery.outcome !== undefined) this.#forget(delivery);
+    this.#notify();
+  }
+
+  #forget(delivery: OutreachDelivery<unknown>): void {
+    if (this.#held.delete(delivery)) this.#topUpCredit();
+    this.#notify();
+  }
+
+  /** Grants credit so that held + outstanding credit = prefetch. */
+  #topUpCredit(): void {
+    const link = this.#link;
+    if (link === undefined || !link.alive || this.#state !== 'open') return;
+    const free = this.#prefetch - this.#held.size - link.outstandingCredit;
+    // Grant in steps, not one flow frame per message, unless the broker has no credit at all.
+    const step = Math.max(1, Math.ceil(this.#prefetch / 10));
+    if (free >= step || (free > 0 && link.outstandingCredit === 0)) link.addCredit(free);
+  }
+
+  readonly #owner: DeliveryOwner = {
+    isAlive: (generation) => this.#link !== undefined && this.#link.alive && generation === this.#generation,
+    settle: (delivery, outcome, sent) => this.#onSettled(delivery, outcome, sent),
+  };
+
+  #onSettled(delivery: OutreachDelivery<unknown>, requested: SettleOutcome, sent: boolean): void {
+    const fields = { messageId: delivery.messageId, deliveryCount: delivery.deliveryCount };
+    if (!sent) {
+      this.#reportError(
+        new OutreachError(
+          'DELIVERY_LOST',
+          `delivery ${String(delivery.messageId)} could not be ${requested}: its connection was lost; the broker will deliver it again`,
+          { retryable: true },
+        ),
+        'settle',
+      );
+    } else {
+      this.#counts[requested as Exclude<SettleOutcome, 'lost'>]++;
+      if (requested === 'retried' || requested === 'rejected') this.#logger.warn({ ...fields, outcome: requested }, 'delivery not accepted');
+      else this.#logger.debug({ ...fields, outcome: requested }, 'settled');
+    }
+    this.emit('settled', delivery, sent ? requested : 'lost');
+    // A delivery settled before user code is done with it (at-most-once) keeps its slot until then.
+    if (this.#held.get(delivery)?.done === true) this.#forget(delivery);
+  }
+
+  // ---- shutdown ------------------------------------------------------------------------
+
+  async #close(options: CloseOptions): Promise<CloseReport> {
+    if (this.#state === 'failed') return this.#report(0, false);
+    const wasIdle = this.#state === 'idle';
+    this.#state = 'closing';
+    this.#closingSignal.abort();
+    this.#notify();
+    if (wasIdle) return this.#finishClose(0, false);
+
+    // Buffered but never handed out: straight back to the queue.
+    for (const delivery of this.#buffer.splice(0)) {
+      const d = delivery as OutreachDelivery<unknown>;
+      if (!d.settled) d.release();
+      this.#workDone(d);
+    }
+
+    const deadlineMs = options.deadlineMs ?? 30_000;
+    let timedOut = false;
+    const stop = (): void => {
+      timedOut = true;
+      this.#stopWaiting.abort();
+      this.#notify();
+    };
+    const timer = setTimeout(stop, deadlineMs);
+    if (options.signal?.aborted === true) stop();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      while (this.#active > 0 && !timedOut) await this.#waitForChange();
+      if (!timedOut && this.#strategy.flush !== undefined) {
+        await Promise.race([this.#strategy.flush(this.#ackContext), waitAbort(this.#stopWaiting.signal)]);
+      }
+      // Done but unsettled (manual strategy): wait for the user until the deadline.
+      while (!timedOut && [...this.#held].some(([d, h]) => h.done && d.outcome === undefined)) {
+        await this.#waitForChange();
+      }
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
+    }
+    let unfinished = 0;
+    for (const [delivery, held] of this.#held) {
+      if (delivery.outcome !== undefined) continue;
+      if (held.active) unfinished++;
+      else if (!delivery.settled) delivery.release();
+    }
+    return this.#finishClose(unfinished, timedOut);
+  }
+
+  async #finishClose(unfinished: number, timedOut: boolean): Promise<CloseReport> {
+    const link = this.#link;
+    this.#link = undefined;
+    if (link !== undefined) await link.close(5_000);
+    this.#loseGeneration(this.#generation);
+    this.#state = 'closed';
+    this.#notify();
+    const report = this.#report(unfinished, timedOut);
+    this.#logger.info(report, 'closed');
+    this.emit('closed', report);
+    return report;
+  }
+
+  #report(unfinished: number, timedOut: boolean): CloseReport {
+    const counts: SettleCounts = { ...this.#counts };
+    return { ...counts, unfinished, timedOut };
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------
+
+  #reportError(error: OutreachError, source: ErrorSource, fatal = false): void {
+    const had = this.emit('error', error, source);
+    if (!had) {
+      const fields = { code: error.code, source, retryable: error.retryable };
+      if (fatal) this.#logger.error(fields, error.message);
+      else this.#logger.warn(fields, error.message);
+    }
+  }
+
+  #waitForChange(): Promise<void> {
+    return new Promise((resolve) => this.#wake.push(resolve));
+  }
+
+  #notify(): void {
+    const waiting = this.#wake;
+    this.#wake = [];
+    for (const wake of waiting) wake();
+  }
+}
+
+function asOutreachError(error: unknown, source: ErrorSource): OutreachError {
+  if (error instanceof OutreachError) return error;
+  return new OutreachError(source === 'connection' ? 'CONNECTION_FAILED' : 'HANDLER_FAILED', `${source}: ${(error as Error | undefined)?.message ?? String(error)}`, {
+    cause: error,
+    retryable: source === 'connection',
+  });
+}
+
+function waitAbort(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
