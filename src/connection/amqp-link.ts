@@ -174,6 +174,20 @@ export class AmqpLink {
     this.#receiver.add_credit(n);
   }
 
+  /**
+   * Takes back the credit not yet used: a flow frame with `link-credit` 0, so the broker sends no
+   * more (AMQP 1.0 §2.6.7 lets the receiver lower its credit at any time). rhea has no call for
+   * it, so this sets the receiver's credit and asks rhea to send a flow, as `add_credit` does.
+   */
+  revokeCredit(): void {
+    const receiver = this.#receiver as (Receiver & { credit: number; issue_flow: boolean }) | undefined;
+    this.#granted = 0;
+    if (!this.alive || receiver === undefined) return;
+    receiver.credit = 0;
+    receiver.issue_flow = true;
+    (receiver.connection as Connection & { _register(): void })._register();
+  }
+
   /** Detaches the receiver and closes the connection; resolves when done or after `timeoutMs`. */
   close(timeoutMs: number): Promise<void> {
     if (this.#down || this.#connection === undefined) {
@@ -191,11 +205,22 @@ export class AmqpLink {
       const timer = setTimeout(done, timeoutMs);
       connection.once('connection_close', done);
       connection.once('disconnected', done);
+      const closeConnection = (): void => {
+        try {
+          connection.close();
+        } catch {
+          done();
+        }
+      };
+      // Detach first and wait for the broker's detach: ActiveMQ then puts back any unsettled
+      // delivery with its count unchanged (a dropped connection would raise the count).
+      const receiver = this.#receiver;
+      if (receiver === undefined || !receiver.is_open()) return closeConnection();
+      receiver.once('receiver_close', closeConnection);
       try {
-        this.#receiver?.close();
-        connection.close();
+        receiver.close();
       } catch {
-        done();
+        closeConnection();
       }
     });
   }

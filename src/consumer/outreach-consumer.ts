@@ -407,9 +407,10 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
     this.#lastDeliveryAt = new Date();
     if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
-      // Arrived after close() began: hand it straight back, unchanged.
-      rheaDelivery.release();
-      this.#counts.released++;
+      // Arrived after close() began (a transfer already under way, or a released message the
+      // broker re-dispatched at once): leave it unsettled. ActiveMQ puts unsettled deliveries
+      // back, count unchanged, when the link detaches. Releasing it here would only bounce it
+      // back to this link again.
       return;
     }
     const decoded = decodeOutreach<A>(
@@ -575,6 +576,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     const wasIdle = this.#state === 'idle';
     this.#state = 'closing';
     this.#closingSignal.abort();
+    this.#link?.revokeCredit();
     this.#notify();
     if (wasIdle) return this.#finishClose(0, false);
 

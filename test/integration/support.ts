@@ -49,6 +49,7 @@ export async function sendAmqp(
     port: options.port ?? broker.amqpsPort,
     transport: 'tls',
     ca: broker.caPem,
+    servername: '',
     username: broker.username,
     password: broker.password,
     reconnect: false,
