@@ -92,12 +92,16 @@ export class AmqpLink {
         this.#destroy();
         reject(error);
       };
+      // Set when the broker answered the attach with no source: a refusal, its detach follows.
+      let refused = false;
       const timer = setTimeout(
         () =>
           fail(
-            new OutreachError('CONNECTION_FAILED', `${this.endpoint.label}: no AMQP link within ${settings.connectTimeoutMs} ms`, {
-              retryable: true,
-            }),
+            refused
+              ? new OutreachError('QUEUE_UNAVAILABLE', `${this.endpoint.label}: the broker refused the queue link`)
+              : new OutreachError('CONNECTION_FAILED', `${this.endpoint.label}: no AMQP link within ${settings.connectTimeoutMs} ms`, {
+                  retryable: true,
+                }),
           ),
         settings.connectTimeoutMs,
       );
@@ -148,6 +152,14 @@ export class AmqpLink {
         this.#receiver = receiver;
         receiver.on('receiver_open', () => {
           if (settled) return;
+          // A broker that refuses a link (ActiveMQ: no read permission on the queue) still answers
+          // the attach, with a null source, and detaches with the error right after (AMQP 1.0
+          // 2.6.3). rhea reports that as receiver_open: wait for the detach (receiver_error).
+          const remoteAttach = (receiver as unknown as { remote?: { attach?: { source?: unknown } } }).remote?.attach;
+          if (remoteAttach !== undefined && isNullTerminus(remoteAttach.source)) {
+            refused = true;
+            return;
+          }
           settled = true;
           clearTimeout(timer);
           this.#open = true;
@@ -273,6 +285,15 @@ export class AmqpLink {
     for (const secret of this.#secrets) out = out.split(secret).join('***');
     return out;
   }
+}
+
+/**
+ * Whether an attach field holds no terminus. rhea keeps untyped fields as it decoded them: an
+ * AMQP null arrives as a typed wrapper whose `value` is null (a real terminus has a list there).
+ */
+function isNullTerminus(field: unknown): boolean {
+  if (field === null || field === undefined) return true;
+  return typeof field === 'object' && 'value' in field && (field as { value: unknown }).value === null;
 }
 
 /** A cause safe to keep: socket errors as they are, AMQP errors only if they quote no secret. */

@@ -101,6 +101,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #handler: OutreachHandler<A> | undefined;
   #concurrency = 1;
   #active = 0;
+  #invalidActive = 0;
   #iterating = false;
 
   /**
@@ -422,9 +423,10 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (decoded._tag === 'Left') {
       const delivery = new OutreachDelivery<undefined>(undefined, message, rheaDelivery, this.#owner, generation);
       this.#held.set(delivery as OutreachDelivery<unknown>, { generation, active: true, done: false });
-      this.#active++;
+      // Hooks for invalid messages run beside the handler: they do not take its concurrency slots.
+      this.#invalidActive++;
       void this.#handleInvalid(delivery, decoded.left).finally(() => {
-        this.#active--;
+        this.#invalidActive--;
         this.#workDone(delivery as OutreachDelivery<unknown>);
       });
       return;
@@ -598,7 +600,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (options.signal?.aborted === true) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
-      while (this.#active > 0 && !timedOut) await this.#waitForChange();
+      while (this.#active + this.#invalidActive > 0 && !timedOut) await this.#waitForChange();
       if (!timedOut && this.#strategy.flush !== undefined) {
         await Promise.race([this.#strategy.flush(this.#ackContext), waitAbort(this.#stopWaiting.signal)]);
       }

@@ -1,0 +1,147 @@
+// close() during a busy stream loses nothing; deadlines, AbortSignal and `await using`.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { makeOutreachMessages, OutreachConsumer, type CloseReport } from '../../src/index.js';
+import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
+
+const broker = sharedBroker();
+const messages = (n: number, seed: number) => [...makeOutreachMessages(n, { seed })];
+
+describe('close()', () => {
+  it('during a busy stream: in-flight work finishes and is accepted, the rest is redelivered to the next consumer', async () => {
+    const queue = uniqueQueue('busy');
+    const all = messages(200, 21);
+    await sendAmqp(broker, queue, all.map((m) => JSON.stringify(m)));
+    const done = new Set<string>();
+    const first = new OutreachConsumer(consumerOptions(broker, queue, { prefetch: 20 }));
+    await first.start(
+      async (delivery) => {
+        await sleep(10);
+        done.add(delivery.outreach.outreachId);
+      },
+      { concurrency: 4 },
+    );
+    await waitFor(() => done.size >= 30, 'some work done');
+    const report = await first.close({ deadlineMs: 10_000 });
+    expect(report.unfinished).toBe(0);
+    expect(report.timedOut).toBe(false);
+    expect(report.accepted).toBe(done.size); // every finished handler was settled before the link closed
+    await expectQueueSize(broker, queue, all.length - done.size);
+
+    const second = new OutreachConsumer(consumerOptions(broker, queue));
+    const redone = new Set<string>();
+    await second.start((delivery) => {
+      redone.add(delivery.outreach.outreachId);
+    });
+    await waitFor(() => done.size + redone.size >= all.length, 'the rest');
+    await second.close();
+    expect(new Set([...done, ...redone])).toEqual(new Set(all.map((m) => m.outreachId)));
+    expect([...redone].filter((id) => done.has(id))).toEqual([]); // nothing accepted was delivered again
+    await expectQueueSize(broker, queue, 0);
+  });
+
+  it('leaves work still running at the deadline unsettled, so it is redelivered', async () => {
+    const queue = uniqueQueue('deadline');
+    await sendAmqp(broker, queue, messages(2, 22).map((m) => JSON.stringify(m)));
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue));
+    let started = 0;
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    await consumer.start(async () => {
+      started++;
+      await stuck;
+    });
+    await waitFor(() => started === 1, 'the handler to start');
+    const report = await consumer.close({ deadlineMs: 300 });
+    expect(report).toMatchObject({ unfinished: 1, timedOut: true, accepted: 0 });
+    const lost: string[] = [];
+    consumer.on('error', (err) => lost.push(err.code));
+    release();
+    await waitFor(() => lost.includes('DELIVERY_LOST'), 'the late settlement to be reported as lost');
+    await expectQueueSize(broker, queue, 2);
+  });
+
+  it('an AbortSignal ends the wait at once', async () => {
+    const queue = uniqueQueue('abort');
+    await sendAmqp(broker, queue, messages(1, 23).map((m) => JSON.stringify(m)));
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue));
+    let started = false;
+    await consumer.start(() => {
+      started = true;
+      return new Promise<void>(() => undefined); // never finishes
+    });
+    await waitFor(() => started, 'the handler to start');
+    const abort = new AbortController();
+    const closing = consumer.close({ deadlineMs: 600_000, signal: abort.signal });
+    abort.abort();
+    const report = await closing;
+    expect(report).toMatchObject({ timedOut: true, unfinished: 1 });
+    expect(consumer.state).toBe('closed');
+  });
+
+  it('is idempotent, emits closed once, and works with await using', async () => {
+    const queue = uniqueQueue('dispose');
+    await sendAmqp(broker, queue, messages(3, 24).map((m) => JSON.stringify(m)));
+    const reports: CloseReport[] = [];
+    let handled = 0;
+    {
+      await using consumer = new OutreachConsumer(consumerOptions(broker, queue));
+      consumer.on('closed', (r) => reports.push(r));
+      await consumer.start(() => {
+        handled++;
+      });
+      await waitFor(() => handled === 3, 'three deliveries');
+      expect(consumer.health()).toMatchObject({ state: 'open', connected: true, reconnects: 0 });
+      expect(consumer.health().lastDeliveryAt).toBeInstanceOf(Date);
+    }
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.accepted).toBe(3);
+    await expectQueueSize(broker, queue, 0);
+  });
+
+  it('closing before start is immediate, and start after close is refused', async () => {
+    const consumer = new OutreachConsumer(consumerOptions(broker, uniqueQueue()));
+    const report = await consumer.close();
+    expect(report.accepted).toBe(0);
+    await expect(consumer.start(() => undefined)).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});
+
+describe('the iterator', () => {
+  it('break releases the delivery in hand and the buffer; the next consumer gets them', async () => {
+    const queue = uniqueQueue('break');
+    const all = messages(30, 25);
+    await sendAmqp(broker, queue, all.map((m) => JSON.stringify(m)));
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue, { prefetch: 10 }));
+    const taken: string[] = [];
+    for await (const delivery of consumer) {
+      taken.push(delivery.outreach.outreachId);
+      if (taken.length === 5) break;
+    }
+    expect(consumer.state).toBe('closed');
+    // 4 accepted as the loop moved on; the 5th (in hand at break) and the buffer went back.
+    await expectQueueSize(broker, queue, all.length - 4);
+  });
+
+  it('refuses a second concurrent iterator, and start() while iterating', async () => {
+    const queue = uniqueQueue('twice');
+    await sendAmqp(broker, queue, messages(1, 26).map((m) => JSON.stringify(m)));
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue));
+    const iterator = consumer[Symbol.asyncIterator]();
+    expect(() => consumer[Symbol.asyncIterator]()).toThrowError(expect.objectContaining({ code: 'ITERATOR_IN_USE' }) as Error);
+    await expect(consumer.start(() => undefined)).rejects.toMatchObject({ code: 'ITERATOR_IN_USE' });
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
+    await iterator.return?.();
+    expect(consumer.state).toBe('closed');
+  });
+
+  it('ends when the consumer is closed from outside', async () => {
+    const queue = uniqueQueue('ends');
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue));
+    setTimeout(() => void consumer.close(), 500);
+    const got: unknown[] = [];
+    for await (const delivery of consumer) got.push(delivery);
+    expect(got).toEqual([]);
+  });
+});
