@@ -102,5 +102,3 @@ if (embedded) {
   await stop();
   await pool.end();
 }
-console.log('DEBUG end', new Date().toISOString());
-setTimeout(() => { console.log((process as any)._getActiveHandles().map((h: any) => h.constructor.name + ' ' + (h.remotePort ?? h._idleTimeout ?? '')), (process as any)._getActiveRequests().length); }, 2000).unref();
