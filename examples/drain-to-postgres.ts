@@ -11,10 +11,10 @@
 // CIVITAS_USERNAME, CIVITAS_PASSWORD and CIVITAS_QUEUE; PostgreSQL from the usual PG* variables.
 // It then runs until SIGINT/SIGTERM and closes without losing a message.
 import pg from 'pg';
-import { batched, LabelDriftDetector, makeOutreachMessages, OutreachConsumer, type OutreachConsumerOptions, type Outreach } from 'civitas-outreach';
+import { batched, LabelDriftDetector, OutreachConsumer } from 'civitas-outreach';
+import { exampleConnection } from './dev-broker.js';
 import { commitBatch, createOutreachTables } from './postgres-sink.js';
 
-const embedded = process.env.CIVITAS_URL === undefined;
 const pool = new pg.Pool({
   host: process.env.PGHOST ?? '127.0.0.1',
   port: Number(process.env.PGPORT ?? 5432),
@@ -22,38 +22,8 @@ const pool = new pg.Pool({
   user: process.env.PGUSER ?? 'postgres',
   ...(process.env.PGPASSWORD === undefined ? {} : { password: process.env.PGPASSWORD }),
 });
+const { options, embedded, samples: seeded, stop } = await exampleConnection(500);
 const schema = embedded ? 'civitas_dev' : (process.env.PGSCHEMA ?? 'public');
-
-async function connection(): Promise<{ options: Pick<OutreachConsumerOptions<Outreach>, 'url' | 'username' | 'password' | 'queue' | 'ca'>; seeded: number; stop: () => Promise<void> }> {
-  if (!embedded) {
-    const need = (name: string): string => {
-      const value = process.env[name];
-      if (value === undefined || value === '') throw new Error(`set ${name}`);
-      return value;
-    };
-    return {
-      options: { url: need('CIVITAS_URL').split(','), username: need('CIVITAS_USERNAME'), password: need('CIVITAS_PASSWORD'), queue: need('CIVITAS_QUEUE') },
-      seeded: Number.POSITIVE_INFINITY,
-      stop: async () => undefined,
-    };
-  }
-  // The embedded default: a throw-away broker with a development queue of sample outreach.
-  const { startBroker } = await import('../scripts/activemq.mjs');
-  console.log('starting an embedded ActiveMQ broker (first run downloads it from Maven Central)…');
-  const broker = await startBroker({ quiet: true });
-  const queue = 'civitas.outreach.dev';
-  const seeded = 500;
-  const { sendSamples } = await import('./seed-dev-queue.js');
-  await sendSamples(broker, queue, [...makeOutreachMessages(seeded, { seed: Date.now() % 100_000 })]);
-  console.log(`development queue ${queue} holds ${seeded} sample outreach messages`);
-  return {
-    options: { url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem },
-    seeded,
-    stop: () => broker.stop(),
-  };
-}
-
-const { options, seeded, stop } = await connection();
 await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
 if (embedded) await pool.query(`DROP TABLE IF EXISTS ${schema}.outreach_student, ${schema}.outreach`);
 await createOutreachTables(pool, schema);

@@ -578,7 +578,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     const wasIdle = this.#state === 'idle';
     this.#state = 'closing';
     this.#closingSignal.abort();
-    this.#link?.revokeCredit();
     this.#notify();
     if (wasIdle) return this.#finishClose(0, false);
 
