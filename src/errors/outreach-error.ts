@@ -22,7 +22,6 @@
  * - `HANDLER_FAILED`: the user's handler, hook or sink threw; the original error is the `cause`.
  * - `ITERATOR_IN_USE`: a second async iterator was asked of a consumer.
  * - `CLOSED`: the consumer is closed or closing.
- * - `ABORTED`: an `AbortSignal` given to a call fired.
  */
 export type OutreachErrorCode =
   | 'DECODE_FAILED'
@@ -37,8 +36,7 @@ export type OutreachErrorCode =
   | 'DELIVERY_LOST'
   | 'HANDLER_FAILED'
   | 'ITERATOR_IN_USE'
-  | 'CLOSED'
-  | 'ABORTED';
+  | 'CLOSED';
 
 /** Options accepted by the {@link OutreachError} constructor. */
 export interface OutreachErrorOptions {

@@ -1,0 +1,52 @@
+// The public types a user leans on, checked at compile time (tsc runs over the tests).
+import * as t from 'io-ts';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  atLeastOnce,
+  batched,
+  OutreachConsumer,
+  type AckStrategy,
+  type ErrorSource,
+  type Outreach,
+  type OutreachConsumerEvents,
+  type OutreachDelivery,
+  type OutreachError,
+} from '../../src/index.js';
+
+const base = { url: 'amqp+ssl://broker.example:5671', username: 'u', password: 'p', queue: 'q' };
+
+describe('consumer types', () => {
+  it('hands out deliveries of the codec type', () => {
+    const consumer = new OutreachConsumer(base);
+    expectTypeOf(consumer).toMatchTypeOf<AsyncIterable<OutreachDelivery<Outreach>>>();
+    const Custom = t.type({ id: t.string });
+    const custom = new OutreachConsumer({ ...base, codec: Custom });
+    expectTypeOf(custom).toMatchTypeOf<AsyncIterable<OutreachDelivery<{ id: string }>>>();
+    expectTypeOf<Parameters<typeof custom.start>[0]>().parameter(0).toEqualTypeOf<OutreachDelivery<{ id: string }>>();
+    expect(custom.state).toBe('idle');
+  });
+
+  it('types every event', () => {
+    expectTypeOf<OutreachConsumerEvents['error']>().toEqualTypeOf<[error: OutreachError, source: ErrorSource]>();
+    expectTypeOf<ErrorSource>().toEqualTypeOf<'connection' | 'decode' | 'handler' | 'settle'>();
+    const consumer = new OutreachConsumer(base);
+    consumer.on('reconnecting', (info) => {
+      expectTypeOf(info.delayMs).toBeNumber();
+    });
+    // @ts-expect-error: not an event of the consumer
+    consumer.on('message', () => undefined);
+  });
+
+  it('lets a user write a strategy', () => {
+    const mine: AckStrategy = { name: 'mine', onSuccess: (d) => void d.accept(), onFailure: (d) => void d.retry() };
+    expectTypeOf(atLeastOnce()).toEqualTypeOf<AckStrategy>();
+    expectTypeOf(batched({ size: 1, commit: async () => undefined })).toEqualTypeOf<AckStrategy>();
+    expect(new OutreachConsumer({ ...base, strategy: mine }).state).toBe('idle');
+  });
+
+  it('checks options when constructed', () => {
+    expect(() => new OutreachConsumer({ ...base, prefetch: 0 })).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error);
+    expect(() => new OutreachConsumer({ ...base, queue: '' })).toThrow(/queue must be a non-empty string/);
+    expect(() => new OutreachConsumer({ ...base, strategy: batched({ size: 50, commit: async () => undefined }) })).toThrow(/must not exceed prefetch/);
+  });
+});
