@@ -26,7 +26,7 @@ export type {
 } from './consumer/options.js';
 export { OutreachDelivery } from './consumer/delivery.js';
 export type { DeliveryMetadata, SettleOutcome } from './consumer/delivery.js';
-export type { OutreachConsumerEvents, ErrorSource, ConnectionInfo } from './consumer/events.js';
+export type { OutreachConsumerEvents, ErrorSource, ConnectionInfo, DisconnectInfo, ReconnectInfo } from './consumer/events.js';
 export type { OutreachLogger } from './consumer/logger.js';
 export type { ReconnectOptions } from './connection/backoff.js';
 export { DuplicateFilter } from './consumer/duplicate-filter.js';

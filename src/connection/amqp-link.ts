@@ -296,8 +296,19 @@ function isNullTerminus(field: unknown): boolean {
   return typeof field === 'object' && 'value' in field && (field as { value: unknown }).value === null;
 }
 
-/** A cause safe to keep: socket errors as they are, AMQP errors only if they quote no secret. */
+/**
+ * A cause safe to keep: socket errors as they are; AMQP errors only if they quote no secret, and
+ * as a copy. rhea's `ConnectionError` holds its connection in a hidden `connection` property, and
+ * the connection holds its options, password included: keeping the original would leave the
+ * password one property away from every logger and error reporter that walks the cause.
+ */
 function scrubbedCause(raw: unknown, secrets: readonly string[]): unknown {
   const text = String((raw as { description?: unknown; message?: unknown } | undefined)?.description ?? (raw as Error | undefined)?.message ?? '');
-  return secrets.some((s) => text.includes(s)) ? undefined : raw;
+  if (secrets.some((s) => text.includes(s))) return undefined;
+  if (raw === null || typeof raw !== 'object' || !('connection' in raw)) return raw;
+  const { name, message, condition, description } = raw as { name?: unknown; message?: unknown; condition?: unknown; description?: unknown };
+  const copy = new Error(typeof message === 'string' ? message : text);
+  if (typeof name === 'string') copy.name = name;
+  if (raw instanceof Error && raw.stack !== undefined) copy.stack = raw.stack;
+  return Object.assign(copy, { condition, description });
 }

@@ -20,14 +20,30 @@ export interface ConnectionInfo {
   readonly containerId: string;
 }
 
+/** What the `disconnected` event carries. */
+export interface DisconnectInfo extends ConnectionInfo {
+  /** Why the link was lost; `undefined` for a close this client asked for. */
+  readonly error: OutreachError | undefined;
+}
+
+/** What the `reconnecting` event carries. */
+export interface ReconnectInfo {
+  /** The endpoint about to be tried (`amqps://host:port`). */
+  readonly endpoint: string;
+  /** 1 for the first attempt after a loss or failure, then 2, 3… (reset when a link opens). */
+  readonly attempt: number;
+  /** The back-off before this attempt. */
+  readonly delayMs: number;
+}
+
 /** The events of an {@link OutreachConsumer}, each with its arguments. */
 export interface OutreachConsumerEvents {
   /** A link to the queue is open (first time and after each reconnect). */
   connected: [info: ConnectionInfo];
   /** The link was lost; `error` says why. Deliveries it carried will be delivered again. */
-  disconnected: [info: ConnectionInfo & { readonly error: OutreachError | undefined }];
+  disconnected: [info: DisconnectInfo];
   /** About to try an endpoint again after a loss or a failed attempt. */
-  reconnecting: [info: { readonly endpoint: string; readonly attempt: number; readonly delayMs: number }];
+  reconnecting: [info: ReconnectInfo];
   /**
    * Something went wrong. `error.retryable` says whether the consumer carries on by itself. A
    * fatal error (authentication, TLS, the queue refused, reconnect attempts used up) also moves
