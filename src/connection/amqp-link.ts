@@ -55,12 +55,14 @@ export class AmqpLink {
   #down = false;
   #closing = false;
   #granted = 0;
-  #secrets: string[];
+  readonly #password: string;
+  readonly #username: string;
 
   private constructor(endpoint: BrokerEndpoint, settings: LinkSettings) {
     this.endpoint = endpoint;
     this.#container = rhea.create_container({ id: this.containerId });
-    this.#secrets = [settings.password, settings.username].filter((s) => s.length >= 3);
+    this.#password = settings.password;
+    this.#username = settings.username;
   }
 
   /** Whether the link is open and its deliveries can still be settled. */
@@ -186,20 +188,6 @@ export class AmqpLink {
     this.#receiver.add_credit(n);
   }
 
-  /**
-   * Takes back the credit not yet used: a flow frame with `link-credit` 0, so the broker sends no
-   * more (AMQP 1.0 §2.6.7 lets the receiver lower its credit at any time). rhea has no call for
-   * it, so this sets the receiver's credit and asks rhea to send a flow, as `add_credit` does.
-   */
-  revokeCredit(): void {
-    const receiver = this.#receiver as (Receiver & { credit: number; issue_flow: boolean }) | undefined;
-    this.#granted = 0;
-    if (!this.alive || receiver === undefined) return;
-    receiver.credit = 0;
-    receiver.issue_flow = true;
-    (receiver.connection as Connection & { _register(): void })._register();
-  }
-
   /** Detaches the receiver and closes the connection; resolves when done or after `timeoutMs`. */
   close(timeoutMs: number): Promise<void> {
     if (this.#down || this.#connection === undefined) {
@@ -209,30 +197,31 @@ export class AmqpLink {
     this.#closing = true;
     return new Promise<void>((resolve) => {
       const connection = this.#connection!;
+      let finished = false;
       const done = (): void => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         this.#destroy();
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
-      connection.once('connection_close', done);
+      // rhea answers the broker's close frame and ends the socket by itself; when the socket has
+      // closed, rhea has seen it end and cleared its heartbeat timers. Destroying the socket at
+      // connection_close instead left rhea's idle timer (2 x idleTimeoutMs) running, which kept
+      // the process alive after close(). A clean close emits no 'disconnected'; a failed one does.
+      const socket = (connection as RheaConnectionInternals).socket;
+      if (socket === undefined || socket.destroyed === true) {
+        connection.once('connection_close', done);
+      } else {
+        socket.once('close', done);
+      }
       connection.once('disconnected', done);
-      const closeConnection = (): void => {
-        try {
-          connection.close();
-        } catch {
-          done();
-        }
-      };
-      // Detach first and wait for the broker's detach: ActiveMQ then puts back any unsettled
-      // delivery with its count unchanged (a dropped connection would raise the count).
-      const receiver = this.#receiver;
-      if (receiver === undefined || !receiver.is_open()) return closeConnection();
-      receiver.once('receiver_close', closeConnection);
       try {
-        receiver.close();
+        this.#receiver?.close();
+        connection.close();
       } catch {
-        closeConnection();
+        done();
       }
     });
   }
@@ -249,11 +238,18 @@ export class AmqpLink {
   #destroy(): void {
     this.#down = true;
     this.#granted = 0;
-    const connection = this.#connection as (Connection & { socket?: { destroy?: () => void } }) | undefined;
+    const connection = this.#connection as RheaConnectionInternals | undefined;
     try {
       connection?.socket?.destroy?.();
     } catch {
       // already gone
+    }
+    if (connection !== undefined) {
+      // rhea never notices a socket destroyed under it, so it never clears its own timers; an
+      // event being dispatched right now may also arm one after we return: clear them now and
+      // once more after this turn.
+      clearRheaTimers(connection);
+      setImmediate(() => clearRheaTimers(connection));
     }
   }
 
@@ -277,13 +273,43 @@ export class AmqpLink {
       return new OutreachError('QUEUE_UNAVAILABLE', `${where}: the broker refused the queue link (${condition}: ${text})`);
     }
     const detail = condition === undefined ? (code ?? text) : `${condition}: ${text}`;
-    return new OutreachError('CONNECTION_FAILED', `${where}: ${detail}`, { retryable: true, cause: scrubbedCause(raw, this.#secrets) });
+    return new OutreachError('CONNECTION_FAILED', `${where}: ${detail}`, { retryable: true, cause: scrubbedCause(raw, [this.#password]) });
   }
 
+  /**
+   * Removes credentials from broker text: the password wherever it appears, the username where it
+   * stands as a word of its own (ActiveMQ quotes it in "User name [x] or password is invalid"), so
+   * that a broker named after the user (`civitas-test`) stays readable.
+   */
   #scrub(text: string): string {
-    let out = text;
-    for (const secret of this.#secrets) out = out.split(secret).join('***');
+    let out = text.split(this.#password).join('***');
+    if (this.#username.length > 0) {
+      const name = this.#username.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      out = out.replace(new RegExp(`(?<![\\w.-])${name}(?![\\w.-])`, 'g'), '***');
+    }
     return out;
+  }
+}
+
+/** The parts of a rhea connection that its typings leave out. */
+type RheaConnectionInternals = Connection & {
+  socket?: { destroy?: () => void; destroyed?: boolean; once(event: 'close', listener: () => void): unknown };
+};
+
+/**
+ * Clears rhea's heartbeat and abort timers of a connection whose socket we destroyed. rhea clears
+ * them itself only when its socket ends or fails, which a local destroy() never signals; left
+ * alone, the idle timer keeps the process alive for 2 x idle_time_out and then writes to the dead
+ * socket.
+ */
+function clearRheaTimers(connection: Connection): void {
+  const timers = connection as unknown as Record<'heartbeat_in' | 'heartbeat_out' | 'abort_idle', ReturnType<typeof setTimeout> | undefined>;
+  for (const key of ['heartbeat_in', 'heartbeat_out', 'abort_idle'] as const) {
+    const timer = timers[key];
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timers[key] = undefined;
+    }
   }
 }
 

@@ -94,8 +94,10 @@ export interface OutreachConsumerOptions<A> {
    */
   readonly connectTimeoutMs?: number;
   /**
-   * AMQP idle timeout offered to the broker; a silent broker is detected after this long.
-   * @defaultValue `30000`
+   * AMQP idle timeout offered to the broker. rhea declares a broker dead after twice this long
+   * without a frame (plus a second), so a half-open connection is noticed after about 31 s by
+   * default; the broker sends a heartbeat every half of it.
+   * @defaultValue `15000`
    */
   readonly idleTimeoutMs?: number;
   /**

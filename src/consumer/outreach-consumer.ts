@@ -139,7 +139,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       ca: options.ca,
       servername: options.servername,
       connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
-      idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 15_000,
     };
     this.#logger = options.logger ?? silentLogger;
     this.#ackContext = {
@@ -172,6 +172,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * ```
    */
   async start(handler: OutreachHandler<A>, options: StartOptions = {}): Promise<void> {
+    if (this.#fatal !== undefined) throw this.#fatal;
     if (this.#handler !== undefined || this.#iterating) {
       throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
     }
@@ -336,12 +337,15 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         this.#topUpCredit();
         return;
       } catch (error) {
-        const err = asOutreachError(error, 'connection');
+        let err = asOutreachError(error, 'connection');
         if (err.code === 'CLOSED') throw err;
         failures++;
-        const fatal = !err.retryable || failures >= this.#reconnect.maxAttempts;
-        this.#reportError(err, 'connection', fatal);
-        if (fatal) {
+        if (err.retryable && failures >= this.#reconnect.maxAttempts) {
+          // Out of attempts: the consumer stops, so the error it reports is no longer retryable.
+          err = new OutreachError(err.code, `${err.message} (gave up after ${failures} attempts)`, { cause: err, retryable: false });
+        }
+        this.#reportError(err, 'connection', !err.retryable);
+        if (!err.retryable) {
           this.#fail(err);
           throw err;
         }

@@ -15,6 +15,7 @@ import {
   type Outreach,
 } from '../../src/index.js';
 import { consumerOptions, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 const broker = sharedBroker();
 const WRONG_PASSWORD = 'wrong-Pa55word-7f3e9';
@@ -73,7 +74,7 @@ function dumpError(error: unknown, depth = 0): string {
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value, (_key, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack, ...v } : v)) ?? '';
+    return JSON.stringify(value, (_key, v: unknown) => (v instanceof Error ? { ...v, message: v.message, stack: v.stack } : v)) ?? '';
   } catch {
     return inspect(value, { depth: 8 });
   }
@@ -90,11 +91,44 @@ async function rejection(promise: Promise<unknown>): Promise<OutreachError> {
   throw new Error('expected a rejection, the promise resolved');
 }
 
+const SECRETS = [broker.password, broker.restrictedPassword, WRONG_PASSWORD];
+
 function expectNoSecrets(rec: Recorder, ...extra: unknown[]): void {
   const text = `${rec.text()}\n${extra.map((e) => `${dumpError(e)} ${inspect(e, { depth: 8 })}`).join('\n')}`;
-  for (const secret of [broker.password, broker.restrictedPassword, WRONG_PASSWORD]) {
+  for (const secret of SECRETS) {
     expect(text.includes(secret), 'a password leaked into an error, event or log line').toBe(false);
   }
+  // Not even reachable: hidden properties included (a logger or error reporter may walk them).
+  expect(findSecret([rec.errors, rec.events, rec.logs, extra])).toBeUndefined();
+}
+
+/**
+ * The path of the first string holding a password reachable from `root` through own properties,
+ * enumerable or not (breadth first, a bounded number of objects).
+ */
+function findSecret(root: unknown, limit = 50_000): string | undefined {
+  const seen = new Set<object>();
+  const queue: [unknown, string][] = [[root, '$']];
+  for (let i = 0; i < queue.length && seen.size < limit; i++) {
+    const [value, path] = queue[i]!;
+    if (typeof value === 'string') {
+      if (SECRETS.some((s) => value.includes(s))) return path;
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    if (ArrayBuffer.isView(value)) continue;
+    for (const key of Reflect.ownKeys(value)) {
+      let child: unknown;
+      try {
+        child = (value as Record<PropertyKey, unknown>)[key];
+      } catch {
+        continue;
+      }
+      queue.push([child, `${path}.${String(key)}`]);
+    }
+  }
+  return undefined;
 }
 
 /** A loopback port that nobody listens on (bound, read, closed). */
@@ -254,8 +288,9 @@ describe('a port nobody listens on', () => {
     expectNoSecrets(rec, err);
   });
 
+  // Once maxAttempts is used up the consumer stops, so the error it reports says it is not
+  // retryable (events.ts: "error.retryable says whether the consumer carries on by itself").
   it('reports the last error as fatal: retryable is false once the consumer stops trying', async () => {
-    // events.ts: "error.retryable says whether the consumer carries on by itself".
     const rec = recorder();
     const port = await unusedPort();
     const consumer = track(
@@ -349,5 +384,39 @@ describe('a plain amqp:// URL', () => {
     expect(rec.errors).toEqual([]);
     await consumer.close();
     expectNoSecrets(rec);
+  });
+});
+
+describe('a broker that stops hearing the client (half-open towards the broker)', () => {
+  it('drops the connection (amqp:resource-limit-exceeded); the consumer reconnects; no error holds the password', async () => {
+    const rec = recorder();
+    const queue = uniqueQueue('deaf');
+    const p = await TcpProxy.start(broker.amqpsPort);
+    try {
+      const consumer = track(new OutreachConsumer({ ...consumerOptions(broker, queue), url: `amqp+ssl://127.0.0.1:${p.port}`, logger: rec.logger }));
+      watch(consumer, rec);
+      const got: string[] = [];
+      await consumer.start((delivery) => {
+        got.push(delivery.outreach.outreachId);
+      });
+      // Our heartbeats stop reaching the broker; the broker's still reach us.
+      p.freeze('upstream');
+      await waitFor(() => rec.events.some((e) => e.name === 'disconnected'), 'the broker to drop the silent client', 120_000);
+      const dropped = rec.events.find((e) => e.name === 'disconnected')!.payload[0] as { error: OutreachError | undefined };
+      expect(dropped.error?.code).toBe('CONNECTION_FAILED');
+      expect(dropped.error?.retryable).toBe(true);
+      expect(dropped.error?.message).toContain('amqp:resource-limit-exceeded');
+      expect(consumer.state).not.toBe('failed');
+
+      await p.resume();
+      await waitFor(() => rec.events.filter((e) => e.name === 'connected').length === 2, 'the consumer to reconnect', 60_000);
+      const [body] = bodies(1, 13);
+      await sendAmqp(broker, queue, [body!]);
+      await waitFor(() => got.length === 1, 'the message sent after the reconnect');
+      expect(got).toEqual([(JSON.parse(body!) as { outreachId: string }).outreachId]);
+      expectNoSecrets(rec, dropped.error);
+    } finally {
+      await p.close();
+    }
   });
 });

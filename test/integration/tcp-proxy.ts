@@ -17,7 +17,7 @@ export class TcpProxy {
   #server: net.Server | undefined;
   #port = 0;
   #accepted = 0;
-  #frozen = false;
+  #frozen: Direction | undefined;
 
   private constructor(targetPort: number, targetHost: string) {
     this.#targetPort = targetPort;
@@ -75,17 +75,21 @@ export class TcpProxy {
   /**
    * Stops forwarding bytes without closing anything: both sockets stay open and silent, as on a
    * half-open connection (a NAT or load balancer that forgot the flow). Only a heartbeat timeout
-   * notices. New connections are still accepted (and frozen too) until pause() or cut().
+   * notices. `direction` silences one way only: `'upstream'` (client to target: the target hears
+   * nothing, the client still hears the target) or `'downstream'`. New connections are accepted,
+   * and frozen the same way, until pause() or cut().
    */
-  freeze(): void {
-    this.#frozen = true;
-    for (const pair of this.#pairs) stopFlow(pair);
+  freeze(direction: Direction = 'both'): void {
+    if (this.#frozen !== undefined) for (const pair of this.#pairs) startFlow(pair, this.#frozen);
+    this.#frozen = direction;
+    for (const pair of this.#pairs) stopFlow(pair, direction);
   }
 
   /** Accepts connections again, on the same port; forwards bytes again after a freeze(). */
   async resume(): Promise<void> {
-    if (this.#frozen) for (const pair of this.#pairs) startFlow(pair);
-    this.#frozen = false;
+    const frozen = this.#frozen;
+    this.#frozen = undefined;
+    if (frozen !== undefined) for (const pair of this.#pairs) startFlow(pair, frozen);
     if (this.#server === undefined) await this.#listen(this.#port);
   }
 
@@ -136,18 +140,26 @@ export class TcpProxy {
     upstream.on('error', drop);
     client.on('close', drop);
     upstream.on('close', drop);
-    if (!this.#frozen) startFlow(pair);
+    startFlow(pair, 'both');
+    if (this.#frozen !== undefined) stopFlow(pair, this.#frozen);
   }
 }
 
-function startFlow({ client, upstream }: Pair): void {
-  client.pipe(upstream);
-  upstream.pipe(client);
+/** Which way bytes stop: client to target, target to client, or both. */
+export type Direction = 'upstream' | 'downstream' | 'both';
+
+function startFlow({ client, upstream }: Pair, direction: Direction): void {
+  if (direction !== 'downstream') client.pipe(upstream);
+  if (direction !== 'upstream') upstream.pipe(client);
 }
 
-function stopFlow({ client, upstream }: Pair): void {
-  client.unpipe(upstream);
-  upstream.unpipe(client);
-  client.pause();
-  upstream.pause();
+function stopFlow({ client, upstream }: Pair, direction: Direction): void {
+  if (direction !== 'downstream') {
+    client.unpipe(upstream);
+    client.pause();
+  }
+  if (direction !== 'upstream') {
+    upstream.unpipe(client);
+    upstream.pause();
+  }
 }
