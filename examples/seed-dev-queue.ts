@@ -1,5 +1,6 @@
-// Fills a queue with sample outreach over AMQP, as Civitas' development queue comes with sample
-// data. Used by the embedded default of examples/drain-to-postgres.ts.
+// Fills a queue over AMQP, as Civitas' development queue comes with sample data. A plain rhea
+// sender, independent of OutreachConsumer: the embedded default of the examples uses it, and so
+// do the integration tests as their producer.
 import { randomUUID } from 'node:crypto';
 import rhea from 'rhea';
 import type { OutreachWireMessage } from 'civitas-outreach';
@@ -12,15 +13,30 @@ export interface SeedTarget {
   password: string;
 }
 
-/** Sends each message as a persistent AMQP message with a JSON string body (what a JMS TextMessage becomes). */
-export async function sendSamples(broker: SeedTarget, queue: string, messages: readonly OutreachWireMessage[]): Promise<void> {
+/** How each body is sent. */
+export interface SendOptions {
+  /**
+   * `amqp-value`: a string body, as ActiveMQ turns a JMS TextMessage; `data`: a `data` section of
+   * UTF-8 bytes, as it turns a BytesMessage.
+   * @defaultValue `'amqp-value'`
+   */
+  form?: 'amqp-value' | 'data';
+  /** Persistent messages survive a broker restart and are dead-lettered on reject. @defaultValue `true` */
+  durable?: boolean;
+  /** Another port for the TLS listener (e.g. a proxy in front of the broker). */
+  port?: number;
+}
+
+/** Sends each text as one message; resolves when the broker has accepted every one. */
+export async function sendBodies(broker: SeedTarget, queue: string, bodies: readonly string[], options: SendOptions = {}): Promise<void> {
+  if (bodies.length === 0) return;
   const container = rhea.create_container({ id: `seed-${randomUUID()}` });
   const connection = container.connect({
     host: '127.0.0.1',
-    port: broker.amqpsPort,
+    port: options.port ?? broker.amqpsPort,
     transport: 'tls',
     ca: broker.caPem,
-    servername: '',
+    servername: '', // no SNI for an IP address (RFC 6066)
     username: broker.username,
     password: broker.password,
     reconnect: false,
@@ -31,18 +47,25 @@ export async function sendSamples(broker: SeedTarget, queue: string, messages: r
       let confirmed = 0;
       const sender = connection.open_sender({ target: { address: queue } });
       sender.on('sendable', () => {
-        while (sent < messages.length && sender.sendable()) {
-          sender.send({ body: JSON.stringify(messages[sent++]), durable: true });
+        while (sent < bodies.length && sender.sendable()) {
+          const text = bodies[sent++]!;
+          const body = options.form === 'data' ? rhea.message.data_section(Buffer.from(text, 'utf8')) : text;
+          sender.send({ body, durable: options.durable ?? true, message_id: `m-${randomUUID()}` });
         }
       });
       sender.on('accepted', () => {
-        if (++confirmed === messages.length) resolve();
+        if (++confirmed === bodies.length) resolve();
       });
-      sender.on('rejected', () => reject(new Error('the broker rejected a sample message')));
-      connection.on('connection_error', (ctx) => reject(new Error(`seed connection failed: ${String(ctx.error)}`)));
-      connection.on('disconnected', (ctx) => reject(new Error(`seed connection lost: ${String(ctx.error)}`)));
+      sender.on('rejected', (ctx) => reject(new Error(`the broker rejected a message: ${JSON.stringify(ctx.delivery?.remote_state)}`)));
+      connection.on('connection_error', (ctx) => reject(new Error(`producer connection failed: ${String(ctx.error)}`)));
+      connection.on('disconnected', (ctx) => reject(new Error(`producer connection lost: ${String(ctx.error)}`)));
     });
   } finally {
     connection.close();
   }
+}
+
+/** Sends sample outreach as persistent JSON string messages (what a JMS TextMessage becomes). */
+export function sendSamples(broker: SeedTarget, queue: string, messages: readonly OutreachWireMessage[]): Promise<void> {
+  return sendBodies(broker, queue, messages.map((m) => JSON.stringify(m)));
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import { atLeastOnce } from '../ack/strategies.js';
@@ -142,6 +143,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       idleTimeoutMs: options.idleTimeoutMs ?? 15_000,
     };
     this.#logger = options.logger ?? silentLogger;
+    // Each delivery waiting out a retry delay listens on this signal: up to prefetch at once.
+    setMaxListeners(this.#prefetch + 16, this.#stopWaiting.signal);
     this.#ackContext = {
       signal: this.#stopWaiting.signal,
       prefetch: this.#prefetch,

@@ -1,10 +1,10 @@
 // Shared helpers for tests against the real broker: an independent AMQP producer (plain rhea,
 // not our consumer), queue statistics over JMX, and consumer options for the test broker.
 import { randomUUID } from 'node:crypto';
-import rhea from 'rhea';
 import { inject } from 'vitest';
 import { brokerTools, type BrokerInfo, type BrokerTools } from '../../scripts/activemq.mjs';
 import type { OutreachConsumerOptions, Outreach } from '../../src/index.js';
+import { sendBodies, type SendOptions } from '../../examples/seed-dev-queue.js';
 
 export type TestBroker = BrokerInfo & { caPem: string };
 
@@ -33,51 +33,11 @@ export function consumerOptions(broker: TestBroker, queue: string, extra: Partia
 }
 
 /** How a test message is put on the wire by the AMQP producer. */
-export type BodyForm = 'amqp-value' | 'data';
+export type BodyForm = NonNullable<SendOptions['form']>;
 
-/** Sends bodies with a plain rhea sender over TLS; resolves when the broker accepted them all. */
-export async function sendAmqp(
-  broker: TestBroker,
-  queue: string,
-  bodies: readonly string[],
-  options: { form?: BodyForm; durable?: boolean; port?: number } = {},
-): Promise<void> {
-  const form = options.form ?? 'amqp-value';
-  const container = rhea.create_container({ id: `producer-${randomUUID()}` });
-  const connection = container.connect({
-    host: '127.0.0.1',
-    port: options.port ?? broker.amqpsPort,
-    transport: 'tls',
-    ca: broker.caPem,
-    servername: '',
-    username: broker.username,
-    password: broker.password,
-    reconnect: false,
-  } as Parameters<typeof container.connect>[0]);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let confirmed = 0;
-      let next = 0;
-      const sender = connection.open_sender({ target: { address: queue } });
-      const pump = (): void => {
-        while (next < bodies.length && sender.sendable()) {
-          const text = bodies[next++]!;
-          const body = form === 'data' ? rhea.message.data_section(Buffer.from(text, 'utf8')) : text;
-          sender.send({ body, durable: options.durable ?? true, message_id: `m-${randomUUID()}` });
-        }
-      };
-      sender.on('sendable', pump);
-      sender.on('accepted', () => {
-        if (++confirmed === bodies.length) resolve();
-      });
-      sender.on('rejected', (ctx) => reject(new Error(`broker rejected a test message: ${JSON.stringify(ctx.delivery?.remote_state)}`)));
-      connection.on('connection_error', (ctx) => reject(new Error(`producer connection error: ${String(ctx.error)}`)));
-      connection.on('disconnected', (ctx) => reject(new Error(`producer disconnected: ${String(ctx.error)}`)));
-      if (bodies.length === 0) resolve();
-    });
-  } finally {
-    connection.close();
-  }
+/** Sends bodies with a plain rhea sender over TLS (not our consumer's code); resolves when the broker accepted them all. */
+export function sendAmqp(broker: TestBroker, queue: string, bodies: readonly string[], options: SendOptions = {}): Promise<void> {
+  return sendBodies(broker, queue, bodies, options);
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes; throws with `what` on timeout. */
