@@ -316,7 +316,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       this.#endpointIndex++;
       if (afterLoss || failures > 0) {
         const delayMs = backoffDelay(failures, this.#reconnect);
-        this.emit('reconnecting', { endpoint: endpoint.label, attempt: failures + 1, delayMs });
+        this.#fire('reconnecting', { endpoint: endpoint.label, attempt: failures + 1, delayMs });
         this.#logger.info({ endpoint: endpoint.label, attempt: failures + 1, delayMs }, 'reconnecting');
         await sleep(delayMs, this.#closingSignal.signal);
         if (this.#closingSignal.signal.aborted) throw new OutreachError('CLOSED', 'the consumer was closed while reconnecting');
@@ -336,7 +336,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         if (afterLoss) this.#reconnects++;
         const info = { endpoint: endpoint.label, containerId: link.containerId };
         this.#logger.info(info, 'connected');
-        this.emit('connected', info);
+        this.#fire('connected', info);
         this.#topUpCredit();
         return;
       } catch (error) {
@@ -361,7 +361,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#link = undefined;
     const info = { endpoint: link.endpoint.label, containerId: link.containerId, error };
     this.#logger.warn({ endpoint: info.endpoint, containerId: info.containerId, code: error?.code }, 'disconnected');
-    this.emit('disconnected', info);
+    this.#fire('disconnected', info);
     this.#loseGeneration(this.#generation);
     if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') return;
     if (error !== undefined) this.#reportError(error, 'connection', !error.retryable);
@@ -407,7 +407,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#link = undefined;
     void link?.close(2_000);
     this.#notify();
-    this.emit('closed', this.#report(0, false));
+    this.#fire('closed', this.#report(0, false));
   }
 
   // ---- deliveries ----------------------------------------------------------------------
@@ -462,7 +462,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       receivedAt: delivery.receivedAt,
     };
     this.#reportError(error, 'decode');
-    const hadListener = this.emit('invalid', invalid);
+    const hadListener = this.#fire('invalid', invalid);
     const d = delivery as OutreachDelivery<unknown>;
     try {
       await this.#options.onInvalid?.(invalid);
@@ -573,7 +573,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       if (requested === 'retried' || requested === 'rejected') this.#logger.warn({ ...fields, outcome: requested }, 'delivery not accepted');
       else this.#logger.debug({ ...fields, outcome: requested }, 'settled');
     }
-    this.emit('settled', delivery, sent ? requested : 'lost');
+    this.#fire('settled', delivery, sent ? requested : 'lost');
     // A delivery settled before user code is done with it (at-most-once) keeps its slot until then.
     if (this.#held.get(delivery)?.done === true) this.#forget(delivery);
   }
@@ -636,7 +636,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#notify();
     const report = this.#report(unfinished, timedOut);
     this.#logger.info(report, 'closed');
-    this.emit('closed', report);
+    this.#fire('closed', report);
     return report;
   }
 
@@ -648,11 +648,24 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   // ---- plumbing ------------------------------------------------------------------------
 
   #reportError(error: OutreachError, source: ErrorSource, fatal = false): void {
-    const had = this.emit('error', error, source);
+    const had = this.#fire('error', error, source);
     if (!had) {
       const fields = { code: error.code, source, retryable: error.retryable };
       if (fatal) this.#logger.error(fields, error.message);
       else this.#logger.warn(fields, error.message);
+    }
+  }
+
+  /**
+   * Emits an event without letting a throwing listener into the consumer's own bookkeeping (or
+   * out as an unhandled rejection, which would end the process): the listener's error is logged.
+   */
+  #fire<E extends keyof OutreachConsumerEvents>(event: E, ...args: EventEmitter.ArgumentMap<OutreachConsumerEvents>[Extract<E, keyof OutreachConsumerEvents>]): boolean {
+    try {
+      return this.emit(event, ...args);
+    } catch (listenerError) {
+      this.#logger.error({ event, error: listenerError instanceof Error ? listenerError.name : typeof listenerError }, 'an event listener threw; ignored');
+      return true;
     }
   }
 

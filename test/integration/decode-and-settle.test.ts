@@ -64,3 +64,25 @@ describe('the async iterator', () => {
     await expectQueueSize(broker, queue, 1);
   });
 });
+
+describe('listeners that throw', () => {
+  it('are logged and do not disturb the consumer', async () => {
+    const queue = uniqueQueue();
+    await sendAmqp(broker, queue, examples);
+    const logged: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (_f: object, m?: string) => void logged.push(m ?? '') };
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue, { logger }));
+    consumer.on('settled', () => {
+      throw new Error('a bug in the user’s listener');
+    });
+    let handled = 0;
+    await consumer.start(() => {
+      handled++;
+    });
+    await expectQueueSize(broker, queue, 0);
+    const report = await consumer.close();
+    expect(handled).toBe(3);
+    expect(report.accepted).toBe(3);
+    expect(logged.filter((m) => m === 'an event listener threw; ignored')).toHaveLength(3);
+  });
+});
