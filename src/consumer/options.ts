@@ -34,7 +34,7 @@ export interface OutreachConsumerOptions<A> {
   readonly username: string;
   /** The password Civitas gave you. Never logged, never in errors or events. */
   readonly password: string;
-  /** The queue name Civitas gave you. */
+  /** The queue name Civitas gave you (`queue://` in front is allowed; `,`, `*` and `>` are not). */
   readonly queue: string;
   /**
    * Certificates to trust in addition to Node's default CAs (PEM). Amazon MQ's certificates are

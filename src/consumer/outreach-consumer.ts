@@ -122,6 +122,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         throw new OutreachError('INVALID_ARGUMENT', `${name} must be a non-empty string`);
       }
     }
+    // ActiveMQ reads a comma as "several queues" and `*`, `>` as wildcards: on a consumer that
+    // would drain queues the user never named. Civitas gives one plain queue name.
+    if (/[,*>]/.test(options.queue)) {
+      throw new OutreachError('INVALID_ARGUMENT', 'queue must be one queue name: ActiveMQ reads "," as several queues and "*", ">" as wildcards');
+    }
     this.#prefetch = options.prefetch ?? DEFAULT_PREFETCH;
     if (!Number.isInteger(this.#prefetch) || this.#prefetch < 1) {
       throw new OutreachError('INVALID_ARGUMENT', 'prefetch must be an integer of at least 1');

@@ -47,6 +47,10 @@ describe('consumer types', () => {
   it('checks options when constructed', () => {
     expect(() => new OutreachConsumer({ ...base, prefetch: 0 })).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error);
     expect(() => new OutreachConsumer({ ...base, queue: '' })).toThrow(/queue must be a non-empty string/);
+    for (const queue of ['a,b', 'civitas.>', 'civitas.*']) {
+      expect(() => new OutreachConsumer({ ...base, queue })).toThrow(/one queue name/);
+    }
+    expect(new OutreachConsumer({ ...base, queue: 'queue://civitas.outreach' }).state).toBe('idle');
     expect(() => new OutreachConsumer({ ...base, strategy: batched({ size: 50, commit: async () => undefined }) })).toThrow(/must not exceed prefetch/);
   });
 });
