@@ -36,6 +36,7 @@ export type { DuplicateFilterOptions } from './consumer/duplicate-filter.js';
 export { atLeastOnce, atMostOnce, manual, batched } from './ack/strategies.js';
 export type { AtLeastOnceOptions, BatchedOptions } from './ack/strategies.js';
 export type { AckStrategy, AckContext } from './ack/strategy.js';
+export { defaultRetryDelayMs } from './ack/retry-policy.js';
 export type { RetryOptions } from './ack/retry-policy.js';
 
 // The outreach model: codecs, types, decoding

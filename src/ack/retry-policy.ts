@@ -12,12 +12,13 @@ export interface RetryOptions {
    */
   readonly maxAttempts?: number;
   /**
-   * Wait this long before handing a failed delivery back. ActiveMQ re-dispatches a retried
-   * message at once, so without a delay a message whose sink is down is retried `maxAttempts`
-   * times within milliseconds. The delivery keeps its prefetch slot while it waits.
-   * @defaultValue `1000`
+   * Wait this long before handing a failed delivery back: a number of milliseconds, or a function
+   * of the attempt that just failed (1 for the first). ActiveMQ re-dispatches a retried message at
+   * once, so without a delay a message whose sink is down is retried `maxAttempts` times within
+   * milliseconds. The delivery keeps its prefetch slot while it waits.
+   * @defaultValue {@link defaultRetryDelayMs}: 1 s, doubling per attempt, at most 30 s
    */
-  readonly retryDelayMs?: number;
+  readonly retryDelayMs?: number | ((attempt: number) => number);
   /**
    * Called with a delivery that failed `maxAttempts` times, before it is rejected (the broker then
    * dead-letters it where only the queue's owner can read it: keep your own copy here). If it
@@ -27,10 +28,22 @@ export interface RetryOptions {
   readonly onDeadLetter?: (delivery: OutreachDelivery<unknown>, error: unknown) => void | Promise<void>;
 }
 
+/**
+ * The default retry delay: 1 s after the first failed attempt, doubling, at most 30 s (so the
+ * default 5 attempts span about 15 s before the dead-letter hook).
+ * @example
+ * ```ts
+ * atLeastOnce({ retryDelayMs: (attempt) => defaultRetryDelayMs(attempt) * 4 });
+ * ```
+ */
+export function defaultRetryDelayMs(attempt: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, attempt - 1));
+}
+
 /** @internal */
 export interface RetrySettings {
   readonly maxAttempts: number;
-  readonly retryDelayMs: number;
+  readonly retryDelayMs: (attempt: number) => number;
   readonly onDeadLetter: RetryOptions['onDeadLetter'] | undefined;
 }
 
@@ -51,11 +64,21 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** @internal Validated settings of {@link RetryOptions}. */
 export function retrySettings(options: RetryOptions): RetrySettings {
   const maxAttempts = options.maxAttempts ?? 5;
-  const retryDelayMs = options.retryDelayMs ?? 1000;
+  const delay = options.retryDelayMs ?? defaultRetryDelayMs;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new OutreachError('INVALID_ARGUMENT', 'maxAttempts must be an integer of at least 1');
   }
-  if (!(retryDelayMs >= 0)) throw new OutreachError('INVALID_ARGUMENT', 'retryDelayMs must be 0 or more');
+  if (typeof delay === 'number' && !(delay >= 0)) throw new OutreachError('INVALID_ARGUMENT', 'retryDelayMs must be 0 or more');
+  const retryDelayMs =
+    typeof delay === 'number'
+      ? () => delay
+      : (attempt: number): number => {
+          try {
+            return Math.max(0, Number(delay(attempt)) || 0);
+          } catch {
+            return defaultRetryDelayMs(attempt); // a broken delay function must not strand the delivery
+          }
+        };
   return { maxAttempts, retryDelayMs, onDeadLetter: options.onDeadLetter };
 }
 
@@ -72,7 +95,7 @@ export async function retryOrDeadLetter(
   if (delivery.settled) return;
   const attempt = delivery.deliveryCount + 1;
   if (attempt < settings.maxAttempts) {
-    await sleep(settings.retryDelayMs, context.signal);
+    await sleep(settings.retryDelayMs(attempt), context.signal);
     if (!delivery.settled) delivery.retry();
     return;
   }
@@ -85,7 +108,7 @@ export async function retryOrDeadLetter(
       }),
       'handler',
     );
-    await sleep(settings.retryDelayMs, context.signal);
+    await sleep(settings.retryDelayMs(attempt), context.signal);
     if (!delivery.settled) delivery.retry();
     return;
   }

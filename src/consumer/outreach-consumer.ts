@@ -223,6 +223,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         else if (!delivery.settled) delivery.release();
       } catch (error) {
         this.#reportError(asOutreachError(error, 'settle'), 'settle');
+        this.#settleAfterStrategyError(delivery as OutreachDelivery<unknown>);
       } finally {
         this.#workDone(delivery as OutreachDelivery<unknown>);
       }
@@ -525,10 +526,24 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       }
     } catch (error) {
       this.#reportError(asOutreachError(error, 'settle'), 'settle');
+      this.#settleAfterStrategyError(d);
     } finally {
       this.#active--;
       this.#workDone(d);
       this.#pump();
+    }
+  }
+
+  /**
+   * A strategy threw and left the delivery unsettled: hand it back counted (`retry`), so it
+   * neither holds its prefetch slot forever nor loops uncounted.
+   */
+  #settleAfterStrategyError(delivery: OutreachDelivery<unknown>): void {
+    if (delivery.settled || delivery.outcome === 'lost') return;
+    try {
+      delivery.retry();
+    } catch {
+      // settled meanwhile
     }
   }
 

@@ -1,0 +1,57 @@
+// The bounded-retry rule shared by atLeastOnce and batched, on deliveries that record how they
+// were settled (the broker side of it is in test/integration/strategies.test.ts).
+import { describe, expect, it } from 'vitest';
+import { defaultRetryDelayMs } from '../../src/index.js';
+import { silentLogger as silentLoggerForTests } from '../../src/consumer/logger.js';
+import { retryOrDeadLetter, retrySettings } from '../../src/ack/retry-policy.js';
+import type { OutreachDelivery } from '../../src/index.js';
+
+function delivery(deliveryCount: number) {
+  const settledAs: string[] = [];
+  const d = {
+    deliveryCount,
+    messageId: 'ID:1',
+    get settled() {
+      return settledAs.length > 0;
+    },
+    retry: () => settledAs.push('retried') > 0,
+    reject: () => settledAs.push('rejected') > 0,
+  };
+  return { d: d as unknown as OutreachDelivery<unknown>, settledAs };
+}
+const context = (errors: string[] = []) => ({
+  signal: new AbortController().signal,
+  prefetch: 10,
+  logger: silentLoggerForTests,
+  reportError: (e: { code: string }) => void errors.push(e.code),
+});
+
+describe('retry policy', () => {
+  it('waits 1 s, doubling, at most 30 s by default', () => {
+    expect([1, 2, 3, 4, 5, 6, 10].map(defaultRetryDelayMs)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  });
+
+  it('retries while attempts remain and rejects after the dead-letter hook on the last', async () => {
+    const hooked: number[] = [];
+    const settings = retrySettings({ maxAttempts: 3, retryDelayMs: 0, onDeadLetter: (d) => void hooked.push(d.deliveryCount) });
+    const first = delivery(0);
+    await retryOrDeadLetter(first.d, new Error('x'), settings, context());
+    const last = delivery(2);
+    await retryOrDeadLetter(last.d, new Error('x'), settings, context());
+    expect([first.settledAs, last.settledAs, hooked]).toEqual([['retried'], ['rejected'], [2]]);
+  });
+
+  it('passes the attempt to a delay function, and survives one that throws', async () => {
+    const asked: number[] = [];
+    const settings = retrySettings({ maxAttempts: 9, retryDelayMs: (attempt) => (asked.push(attempt), 0) });
+    await retryOrDeadLetter(delivery(3).d, new Error('x'), settings, context());
+    expect(asked).toEqual([4]);
+    const broken = retrySettings({ retryDelayMs: () => { throw new Error('bug'); } });
+    expect(broken.retryDelayMs(1)).toBe(1000);
+  });
+
+  it('refuses settings that cannot work', () => {
+    expect(() => retrySettings({ maxAttempts: 0 })).toThrow(/maxAttempts/);
+    expect(() => retrySettings({ retryDelayMs: -1 })).toThrow(/retryDelayMs/);
+  });
+});
