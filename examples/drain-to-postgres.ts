@@ -9,7 +9,8 @@
 //
 // Against Civitas' queue, set CIVITAS_URL (amqp+ssl://…:5671, or both endpoints comma-separated),
 // CIVITAS_USERNAME, CIVITAS_PASSWORD and CIVITAS_QUEUE; PostgreSQL from the usual PG* variables.
-// It then runs until SIGINT/SIGTERM and closes without losing a message.
+// It then runs until SIGINT/SIGTERM and closes without losing a message; with
+// CIVITAS_EXIT_WHEN_DRAINED=1 it stops once the queue has run dry (a job for cron).
 import pg from 'pg';
 import { batched, LabelDriftDetector, OutreachConsumer } from 'civitas-outreach';
 import { exampleConnection } from './dev-broker.js';
@@ -22,7 +23,7 @@ const pool = new pg.Pool({
   user: process.env.PGUSER ?? 'postgres',
   ...(process.env.PGPASSWORD === undefined ? {} : { password: process.env.PGPASSWORD }),
 });
-const { options, embedded, samples: seeded, stop } = await exampleConnection(500);
+const { options, embedded, stop } = await exampleConnection(500);
 const schema = embedded ? 'civitas_dev' : (process.env.PGSCHEMA ?? 'public');
 await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
 if (embedded) await pool.query(`DROP TABLE IF EXISTS ${schema}.outreach_student, ${schema}.outreach`);
@@ -60,15 +61,17 @@ await consumer.start((delivery) => {
   drift.observe(delivery.outreach);
 });
 
-if (embedded) {
-  while (stored < seeded) await new Promise((r) => setTimeout(r, 100));
+const runDry = embedded || process.env.CIVITAS_EXIT_WHEN_DRAINED === '1';
+if (runDry) {
+  // `drained`: the broker had nothing more to send and every batch is committed and accepted.
+  await new Promise<void>((resolve) => consumer.once('drained', resolve));
   await shutdown();
   const { rows } = await pool.query<{ outreach: string; students: string; media: string }>(
     `SELECT (SELECT count(*) FROM ${schema}.outreach) AS outreach,
             (SELECT count(*) FROM ${schema}.outreach_student) AS students,
             (SELECT string_agg(DISTINCT medium, ', ') FROM ${schema}.outreach) AS media`,
   );
-  console.log(`stored in PostgreSQL (schema ${schema}): ${rows[0]!.outreach} outreach, ${rows[0]!.students} student rows; media: ${rows[0]!.media}`);
+  console.log(`stored ${stored} this run; in PostgreSQL (schema ${schema}): ${rows[0]!.outreach} outreach, ${rows[0]!.students} student rows; media: ${rows[0]!.media}`);
   await stop();
   await pool.end();
 }

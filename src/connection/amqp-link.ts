@@ -21,7 +21,15 @@ export interface LinkHandlers {
   onMessage(delivery: RheaDelivery, message: RheaMessage): void;
   /** Once, when an open link is lost; `error` is undefined for a close we asked for. */
   onDown(error: OutreachError | undefined): void;
+  /**
+   * A {@link AmqpLink.drain} request is over; `dry` when the broker answered that it had nothing
+   * more to send, `false` when messages used up the credit instead.
+   */
+  onDrained(dry: boolean): void;
 }
+
+/** How long a drain may go without an answer or a message before the link stops waiting. */
+const DRAIN_ANSWER_TIMEOUT_MS = 10_000;
 
 const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -55,6 +63,8 @@ export class AmqpLink {
   #down = false;
   #closing = false;
   #granted = 0;
+  #draining = false;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #password: string;
   readonly #username: string;
 
@@ -171,7 +181,11 @@ export class AmqpLink {
         receiver.on('message', (ctx: EventContext) => {
           if (this.#granted > 0) this.#granted--;
           if (ctx.delivery !== undefined && ctx.message !== undefined) this.#handlers?.onMessage(ctx.delivery, ctx.message);
+          // ActiveMQ answers a drain only when it cannot use all the credit: when messages use it
+          // up, no answer comes (measured). Credit used up means the drain is over, not dry.
+          if (this.#draining && this.#granted === 0) this.#endDrain(false);
         });
+        receiver.on('receiver_drained', () => this.#endDrain(true));
         receiver.on('receiver_error', (ctx: EventContext) => onError(ctx, 'QUEUE_UNAVAILABLE'));
         receiver.on('receiver_close', (ctx: EventContext) => {
           if (this.#closing) return;
@@ -186,6 +200,36 @@ export class AmqpLink {
     if (n <= 0 || !this.alive || this.#receiver === undefined) return;
     this.#granted += n;
     this.#receiver.add_credit(n);
+  }
+
+  /** Whether a drain request is waiting for the broker's answer. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Asks the broker to use the credit it holds now or give it up (AMQP drain). It sends what it
+   * has, then answers; `onDrained` follows. Used to learn that the queue has run dry.
+   */
+  drain(): void {
+    if (!this.alive || this.#receiver === undefined || this.#draining) return;
+    this.#draining = true;
+    this.#receiver.drain_credit();
+    // Should neither answer nor message come, stop waiting rather than stall the credit.
+    this.#drainTimer = setTimeout(() => this.#endDrain(false), DRAIN_ANSWER_TIMEOUT_MS);
+  }
+
+  /**
+   * The drain is over: answered by the broker (`dry`: it had nothing more) or not. rhea keeps its
+   * drain flag set, which would make every later flow a drain request: clear it.
+   */
+  #endDrain(dry: boolean): void {
+    if (!this.#draining) return;
+    this.#draining = false;
+    clearTimeout(this.#drainTimer);
+    if (this.#receiver !== undefined) this.#receiver.drain = false;
+    if (dry) this.#granted = 0;
+    this.#handlers?.onDrained(dry);
   }
 
   /** Detaches the receiver and closes the connection; resolves when done or after `timeoutMs`. */
@@ -237,6 +281,7 @@ export class AmqpLink {
 
   #destroy(): void {
     this.#down = true;
+    clearTimeout(this.#drainTimer);
     this.#granted = 0;
     const connection = this.#connection as RheaConnectionInternals | undefined;
     try {

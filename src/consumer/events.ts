@@ -57,6 +57,12 @@ export interface OutreachConsumerEvents {
   invalid: [invalid: InvalidMessage];
   /** A delivery was settled (or found lost). Every retry and rejection is visible here. */
   settled: [delivery: OutreachDelivery<unknown>, outcome: SettleOutcome];
+  /**
+   * The queue has run dry: the broker had nothing more to send, and every delivery is settled.
+   * Fires once each time the consumer runs out of work (again after new messages came and were
+   * done). For a job that drains the queue and ends: `consumer.once('drained', () => consumer.close())`.
+   */
+  drained: [];
   /** The consumer is closed (or failed); the report counts what became of every delivery. */
   closed: [report: CloseReport];
 }

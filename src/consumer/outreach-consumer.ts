@@ -103,6 +103,10 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #concurrency = 1;
   #active = 0;
   #invalidActive = 0;
+  /** Messages received since the last drain request. */
+  #sinceDrain = 0;
+  /** The link on which the broker last answered a drain (none yet: drain once on a new link). */
+  #drainedOnLink: AmqpLink | undefined;
   #iterating = false;
 
   /**
@@ -332,6 +336,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         const link = await AmqpLink.open(endpoint, this.#settings, {
           onMessage: (delivery, message) => this.#onMessage(generation, delivery, message),
           onDown: (error) => this.#onLinkDown(link, error),
+          onDrained: (dry) => this.#onDrained(generation, dry),
         });
         if (this.#closingSignal.signal.aborted) {
           await link.close(2_000);
@@ -344,6 +349,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         this.#logger.info(info, 'connected');
         this.#fire('connected', info);
         this.#topUpCredit();
+        this.#maybeDrain();
         return;
       } catch (error) {
         let err = asOutreachError(error, 'connection');
@@ -420,6 +426,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
     this.#lastDeliveryAt = new Date();
+    this.#sinceDrain++;
     if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
       // Arrived after close() began (a transfer already under way, or a released message the
       // broker re-dispatched at once): leave it unsettled. ActiveMQ puts unsettled deliveries
@@ -558,14 +565,42 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   }
 
   #forget(delivery: OutreachDelivery<unknown>): void {
-    if (this.#held.delete(delivery)) this.#topUpCredit();
+    if (this.#held.delete(delivery)) {
+      this.#topUpCredit();
+      this.#maybeDrain();
+    }
     this.#notify();
+  }
+
+  /**
+   * When nothing is held, asks the broker whether it has anything left (AMQP drain), once per
+   * run of messages: its answer without a message in between means the queue has run dry.
+   */
+  #maybeDrain(): void {
+    const link = this.#link;
+    if (link === undefined || !link.alive || link.draining || this.#state !== 'open') return;
+    if (this.#held.size > 0 || this.#buffer.length > 0 || link.outstandingCredit === 0) return;
+    if (this.#sinceDrain === 0 && this.#drainedOnLink === link) return;
+    this.#sinceDrain = 0;
+    link.drain();
+  }
+
+  #onDrained(generation: number, answered: boolean): void {
+    const link = this.#link;
+    if (link === undefined || generation !== this.#generation) return;
+    const dry = answered && this.#sinceDrain === 0 && this.#held.size === 0;
+    this.#drainedOnLink = link;
+    if (dry) {
+      this.#logger.debug({ endpoint: link.endpoint.label }, 'queue drained');
+      this.#fire('drained');
+    }
+    this.#topUpCredit();
   }
 
   /** Grants credit so that held + outstanding credit = prefetch. */
   #topUpCredit(): void {
     const link = this.#link;
-    if (link === undefined || !link.alive || this.#state !== 'open') return;
+    if (link === undefined || !link.alive || link.draining || this.#state !== 'open') return;
     const free = this.#prefetch - this.#held.size - link.outstandingCredit;
     // Grant in steps, not one flow frame per message, unless the broker has no credit at all.
     const step = Math.max(1, Math.ceil(this.#prefetch / 10));

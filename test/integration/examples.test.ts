@@ -28,7 +28,7 @@ describe('examples on the embedded default', () => {
 
   it('drain-to-postgres.ts (npm start) stores every sample in PostgreSQL', async () => {
     const out = await run('examples/drain-to-postgres.ts');
-    expect(out).toContain('stored in PostgreSQL (schema civitas_dev): 500 outreach');
+    expect(out).toContain('stored 500 this run; in PostgreSQL (schema civitas_dev): 500 outreach');
     expect(out).toMatch(/accepted: 500/);
   });
 });
