@@ -40,6 +40,9 @@ export function defaultRetryDelayMs(attempt: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, attempt - 1));
 }
 
+/** @internal The longest delay `setTimeout` honours (longer ones fire at once). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** @internal */
 export interface RetrySettings {
   readonly maxAttempts: number;
@@ -68,13 +71,15 @@ export function retrySettings(options: RetryOptions): RetrySettings {
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new OutreachError('INVALID_ARGUMENT', 'maxAttempts must be an integer of at least 1');
   }
-  if (typeof delay === 'number' && !(delay >= 0)) throw new OutreachError('INVALID_ARGUMENT', 'retryDelayMs must be 0 or more');
+  if (typeof delay === 'number' && !(delay >= 0 && delay <= MAX_TIMER_MS)) {
+    throw new OutreachError('INVALID_ARGUMENT', `retryDelayMs must be from 0 to ${MAX_TIMER_MS}`);
+  }
   const retryDelayMs =
     typeof delay === 'number'
       ? () => delay
       : (attempt: number): number => {
           try {
-            return Math.max(0, Number(delay(attempt)) || 0);
+            return Math.min(MAX_TIMER_MS, Math.max(0, Number(delay(attempt)) || 0));
           } catch {
             return defaultRetryDelayMs(attempt); // a broken delay function must not strand the delivery
           }
@@ -92,7 +97,8 @@ export async function retryOrDeadLetter(
   settings: RetrySettings,
   context: AckContext,
 ): Promise<void> {
-  if (delivery.settled) return;
+  // Settled already, or lost with its connection: the broker delivers it again, no hook needed.
+  if (delivery.settled || delivery.outcome === 'lost') return;
   const attempt = delivery.deliveryCount + 1;
   if (attempt < settings.maxAttempts) {
     await sleep(settings.retryDelayMs(attempt), context.signal);

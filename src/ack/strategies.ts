@@ -1,6 +1,6 @@
 import { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachDelivery } from '../consumer/delivery.js';
-import { retryOrDeadLetter, retrySettings, type RetryOptions } from './retry-policy.js';
+import { MAX_TIMER_MS, retryOrDeadLetter, retrySettings, type RetryOptions } from './retry-policy.js';
 import type { AckContext, AckStrategy } from './strategy.js';
 
 /** Options of {@link atLeastOnce}. */
@@ -122,6 +122,9 @@ export function batched<A = unknown>(options: BatchedOptions): AckStrategy {
   if (!Number.isInteger(options.size) || options.size < 1) {
     throw new OutreachError('INVALID_ARGUMENT', 'batched: size must be an integer of at least 1');
   }
+  if (!(maxWaitMs >= 0 && maxWaitMs <= MAX_TIMER_MS)) {
+    throw new OutreachError('INVALID_ARGUMENT', `batched: maxWaitMs must be from 0 to ${MAX_TIMER_MS}`);
+  }
   let pending: OutreachDelivery<unknown>[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   let committing: Promise<void> = Promise.resolve();
@@ -134,7 +137,9 @@ export function batched<A = unknown>(options: BatchedOptions): AckStrategy {
     pending = [];
     if (batch.length === 0) return committing;
     committing = committing.then(async () => {
-      const live = batch.filter((d) => !d.settled);
+      // Deliveries whose connection is gone are left out: the broker delivers them again, and
+      // committing them now would store them twice, perhaps in this very batch.
+      const live = batch.filter((d) => d.outcome === undefined && !d.settled);
       if (live.length === 0) return;
       try {
         await options.commit(live);
@@ -148,6 +153,10 @@ export function batched<A = unknown>(options: BatchedOptions): AckStrategy {
       }
       for (const d of live) if (!d.settled) d.accept();
     });
+    // One failed link must not break the chain for every later batch (nor go unhandled).
+    committing = committing.catch((error: unknown) => {
+      context.reportError(new OutreachError('HANDLER_FAILED', 'batched: settling a batch failed', { cause: error }), 'settle');
+    });
     return committing;
   };
 
@@ -159,6 +168,9 @@ export function batched<A = unknown>(options: BatchedOptions): AckStrategy {
       }
     },
     onSuccess(delivery, context) {
+      // Lost with its connection, or finished after close() stopped waiting: not committed now;
+      // the broker delivers it again.
+      if (delivery.outcome !== undefined || context.signal.aborted) return;
       lastContext = context;
       pending.push(delivery);
       if (pending.length >= options.size) void commit(context);

@@ -185,7 +185,14 @@ export class AmqpLink {
           // up, no answer comes (measured). Credit used up means the drain is over, not dry.
           if (this.#draining && this.#granted === 0) this.#endDrain(false);
         });
-        receiver.on('receiver_drained', () => this.#endDrain(true));
+        receiver.on('receiver_drained', () => {
+          // The broker's answer leaves no credit, whether or not a drain is still awaited (an
+          // answer can come after the wait gave up): count it, so that credit is granted again.
+          this.#granted = 0;
+          if (this.#draining) return this.#endDrain(true);
+          receiver.drain = false;
+          this.#handlers?.onDrained(false);
+        });
         receiver.on('receiver_error', (ctx: EventContext) => onError(ctx, 'QUEUE_UNAVAILABLE'));
         receiver.on('receiver_close', (ctx: EventContext) => {
           if (this.#closing) return;

@@ -108,6 +108,10 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   /** The link on which the broker last answered a drain (none yet: drain once on a new link). */
   #drainedOnLink: AmqpLink | undefined;
   #iterating = false;
+  /** Removes the listener start() put on its signal. */
+  #detachStartSignal: (() => void) | undefined;
+  /** Ends close()'s wait at once (set while close() waits). */
+  #stopClosing: (() => void) | undefined;
 
   /**
    * Checks the options; connects only when you iterate or call {@link OutreachConsumer.start}.
@@ -194,9 +198,14 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     }
     this.#handler = handler;
     this.#concurrency = concurrency;
-    if (options.signal !== undefined) {
-      if (options.signal.aborted) void this.close();
-      else options.signal.addEventListener('abort', () => void this.close(), { once: true });
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = (): void => void this.close();
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#detachStartSignal = () => signal.removeEventListener('abort', onAbort);
+      }
     }
     await this.#ensureConnected();
     this.#pump();
@@ -221,7 +230,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       const delivery = current;
       current = undefined;
       if (delivery === undefined) return;
-      this.#active--;
       try {
         if (success) await this.#strategy.onSuccess(delivery as OutreachDelivery<unknown>, this.#ackContext);
         else if (!delivery.settled) delivery.release();
@@ -229,33 +237,54 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         this.#reportError(asOutreachError(error, 'settle'), 'settle');
         this.#settleAfterStrategyError(delivery as OutreachDelivery<unknown>);
       } finally {
+        this.#active--;
         this.#workDone(delivery as OutreachDelivery<unknown>);
       }
     };
 
-    return {
-      next: async (): Promise<IteratorResult<OutreachDelivery<A>>> => {
-        await finishCurrent(true);
-        if (this.#state === 'idle') await this.#ensureConnected();
-        for (;;) {
-          if (this.#fatal !== undefined && this.#buffer.length === 0) throw this.#fatal;
-          const next = this.#buffer.shift();
-          if (next !== undefined) {
-            current = next;
-            this.#active++;
-            this.#held.get(next as OutreachDelivery<unknown>)!.active = true;
-            return { value: next, done: false };
-          }
-          if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
-            if (this.#fatal !== undefined) throw this.#fatal;
-            return { value: undefined, done: true };
-          }
-          await this.#waitForChange();
+    const nextDelivery = async (): Promise<IteratorResult<OutreachDelivery<A>>> => {
+      await finishCurrent(true);
+      if (this.#state === 'idle') {
+        try {
+          await this.#ensureConnected();
+        } catch (error) {
+          // Closed before the first link opened: the loop simply ends.
+          if (error instanceof OutreachError && error.code === 'CLOSED') return { value: undefined, done: true };
+          throw error;
         }
-      },
+      }
+      for (;;) {
+        if (this.#fatal !== undefined && this.#buffer.length === 0) throw this.#fatal;
+        const next = this.#buffer.shift();
+        if (next !== undefined) {
+          current = next;
+          this.#active++;
+          this.#held.get(next as OutreachDelivery<unknown>)!.active = true;
+          return { value: next, done: false };
+        }
+        if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
+          if (this.#fatal !== undefined) throw this.#fatal;
+          return { value: undefined, done: true };
+        }
+        await this.#waitForChange();
+      }
+    };
+
+    // Calls are served one after another, so that a caller who does not await each next()
+    // cannot have two deliveries in hand, one of which would never be finished.
+    let queue: Promise<unknown> = Promise.resolve();
+    const serially = <T>(step: () => Promise<T>): Promise<T> => {
+      const result = queue.then(step, step);
+      queue = result.catch(() => undefined);
+      return result;
+    };
+    return {
+      next: () => serially(nextDelivery),
       return: async (): Promise<IteratorResult<OutreachDelivery<A>>> => {
-        await finishCurrent(false);
-        await this.close();
+        // Close first: a next() still waiting for a message then ends, instead of this waiting for it.
+        const closing = this.close();
+        await serially(() => finishCurrent(false));
+        await closing;
         return { value: undefined, done: true };
       },
     };
@@ -279,7 +308,15 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * ```
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
-    this.#closing ??= this.#close(options);
+    if (this.#closing === undefined) {
+      this.#closing = this.#close(options);
+    } else if (this.#stopClosing !== undefined) {
+      // Already closing: a later call may shorten the wait (a SIGTERM after an abort), never lengthen it.
+      const stop = this.#stopClosing;
+      if (options.signal?.aborted === true) stop();
+      else options.signal?.addEventListener('abort', stop, { once: true });
+      if (options.deadlineMs !== undefined) setTimeout(stop, options.deadlineMs).unref();
+    }
     return this.#closing;
   }
 
@@ -354,6 +391,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       } catch (error) {
         let err = asOutreachError(error, 'connection');
         if (err.code === 'CLOSED') throw err;
+        // close() began while this attempt was under way: closing wins over the attempt's failure.
+        if (this.#closingSignal.signal.aborted) throw new OutreachError('CLOSED', 'the consumer was closed while connecting', { cause: err });
         failures++;
         if (err.retryable && failures >= this.#reconnect.maxAttempts) {
           // Out of attempts: the consumer stops, so the error it reports is no longer retryable.
@@ -386,7 +425,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   }
 
   /** Every delivery of a lost link: buffered ones are dropped (the broker redelivers), in-flight ones marked lost. */
-  #loseGeneration(generation: number): void {
+  /**
+   * @param countActive - whether deliveries still in user code count as `lost` (not at close():
+   *   they are reported as `unfinished`)
+   */
+  #loseGeneration(generation: number, countActive = true): void {
     for (let i = this.#buffer.length - 1; i >= 0; i--) {
       const delivery = this.#buffer[i] as OutreachDelivery<unknown>;
       if (this.#held.get(delivery)?.generation === generation) {
@@ -399,7 +442,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     for (const [delivery, held] of this.#held) {
       if (held.generation === generation && !delivery.settled) {
         delivery.markLost();
-        this.#counts.lost++;
+        if (countActive || !held.active) this.#counts.lost++;
         if (held.done) this.#held.delete(delivery);
       }
     }
@@ -407,10 +450,12 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   }
 
   #fail(error: OutreachError): void {
-    if (this.#state === 'failed' || this.#state === 'closed') return;
+    if (this.#state === 'failed' || this.#state === 'closed' || this.#state === 'closing') return;
     this.#fatal = error;
     this.#state = 'failed';
     this.#closingSignal.abort();
+    this.#stopWaiting.abort(); // retry delays end now: there is no link left to settle on
+    this.#detachStartSignal?.();
     for (const delivery of this.#buffer.splice(0)) {
       delivery.markLost();
       this.#held.delete(delivery as OutreachDelivery<unknown>);
@@ -657,13 +702,21 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       this.#stopWaiting.abort();
       this.#notify();
     };
+    this.#stopClosing = stop;
     const timer = setTimeout(stop, deadlineMs);
     if (options.signal?.aborted === true) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
       while (this.#active + this.#invalidActive > 0 && !timedOut) await this.#waitForChange();
       if (!timedOut && this.#strategy.flush !== undefined) {
-        await Promise.race([this.#strategy.flush(this.#ackContext), waitAbort(this.#stopWaiting.signal)]);
+        const flush = this.#strategy.flush.bind(this.#strategy);
+        try {
+          await Promise.race([Promise.resolve().then(() => flush(this.#ackContext)), waitAbort(this.#stopWaiting.signal)]);
+        } catch (error) {
+          // A strategy that cannot flush must not keep the consumer from closing: what it held
+          // stays unsettled and goes back to the queue when the link detaches.
+          this.#reportError(asOutreachError(error, 'settle'), 'settle');
+        }
       }
       // Done but unsettled (manual strategy): wait for the user until the deadline.
       while (!timedOut && [...this.#held].some(([d, h]) => h.done && d.outcome === undefined)) {
@@ -672,6 +725,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', stop);
+      this.#stopClosing = undefined;
     }
     let unfinished = 0;
     for (const [delivery, held] of this.#held) {
@@ -686,7 +740,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     const link = this.#link;
     this.#link = undefined;
     if (link !== undefined) await link.close(5_000);
-    this.#loseGeneration(this.#generation);
+    this.#loseGeneration(this.#generation, false);
+    this.#detachStartSignal?.();
     this.#state = 'closed';
     this.#notify();
     const report = this.#report(unfinished, timedOut);

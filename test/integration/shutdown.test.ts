@@ -1,7 +1,7 @@
 // close() during a busy stream loses nothing; deadlines, AbortSignal and `await using`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { makeOutreachMessages, OutreachConsumer, type CloseReport } from '../../src/index.js';
+import { makeOutreachMessages, OutreachConsumer, type AckStrategy, type CloseReport } from '../../src/index.js';
 import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();
@@ -143,5 +143,51 @@ describe('the iterator', () => {
     const got: unknown[] = [];
     for await (const delivery of consumer) got.push(delivery);
     expect(got).toEqual([]);
+  });
+});
+
+describe('close() against faults of its own', () => {
+  it('completes when a strategy’s flush throws, and reports it', async () => {
+    const queue = uniqueQueue('bad-flush');
+    await sendAmqp(broker, queue, messages(2, 27).map((m) => JSON.stringify(m)));
+    const brokenFlush: AckStrategy = {
+      name: 'broken-flush',
+      onSuccess: (d) => void d.accept(),
+      onFailure: (d) => void d.retry(),
+      flush: () => {
+        throw new Error('flush bug');
+      },
+    };
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue, { strategy: brokenFlush }));
+    const errors: string[] = [];
+    consumer.on('error', (err, source) => errors.push(`${source}:${err.code}`));
+    let closed = 0;
+    consumer.on('closed', () => closed++);
+    let handled = 0;
+    await consumer.start(() => {
+      handled++;
+    });
+    await waitFor(() => handled === 2, 'two deliveries');
+    const report = await consumer.close({ deadlineMs: 5_000 });
+    expect(consumer.state).toBe('closed');
+    expect(closed).toBe(1);
+    expect(report.accepted).toBe(2);
+    expect(errors).toContain('settle:HANDLER_FAILED');
+  });
+
+  it('serves iterator calls one at a time: two next() at once get two deliveries, none stranded', async () => {
+    const queue = uniqueQueue('two-next');
+    await sendAmqp(broker, queue, messages(2, 28).map((m) => JSON.stringify(m)));
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue));
+    const reports: CloseReport[] = [];
+    consumer.on('closed', (r) => reports.push(r));
+    const iterator = consumer[Symbol.asyncIterator]();
+    const [a, b] = await Promise.all([iterator.next(), iterator.next()]);
+    expect(a.done || b.done).toBe(false);
+    expect(a.value!.outreach.outreachId).not.toBe(b.value!.outreach.outreachId);
+    await iterator.return?.();
+    // The first was accepted when the second was asked for; the second went back on return().
+    expect(reports[0]).toMatchObject({ accepted: 1, released: 1, unfinished: 0, timedOut: false });
+    await expectQueueSize(broker, queue, 1);
   });
 });
