@@ -151,7 +151,7 @@ export interface SettleCounts {
 
 /** What {@link OutreachConsumer.close} reports. */
 export interface CloseReport extends SettleCounts {
-  /** Handed to your code but still running at the deadline; left unsettled, so redelivered. */
+  /** Handed to your code but still running at the deadline; left unsettled, so redelivered (not also counted in `lost`). */
   readonly unfinished: number;
   /** Whether the deadline passed (or the signal fired) before all work finished. */
   readonly timedOut: boolean;
