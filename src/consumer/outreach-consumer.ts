@@ -213,7 +213,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   /**
    * The async-iterator API. One iterator per consumer; `break` (or a throw in the loop body)
-   * releases the delivery in hand and everything buffered, and closes the consumer.
+   * hands back the delivery in hand and everything buffered, and closes the consumer.
    *
    * @remarks Under the default strategy a delivery is accepted when the loop asks for the next one.
    * The loop ends when the consumer is closed; it throws the fatal error if the consumer fails.
@@ -232,7 +232,10 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       if (delivery === undefined) return;
       try {
         if (success) await this.#strategy.onSuccess(delivery as OutreachDelivery<unknown>, this.#ackContext);
-        else if (!delivery.settled) delivery.release();
+        // break or a throw in the loop body: whether the work was done is unknown; hand it back.
+        // (Counting it with retry() would not help: the broker re-dispatches it to this closing
+        // link at once and, when the link detaches, rolls the count back. Measured.)
+        else if (!delivery.settled && delivery.outcome === undefined) delivery.release();
       } catch (error) {
         this.#reportError(asOutreachError(error, 'settle'), 'settle');
         this.#settleAfterStrategyError(delivery as OutreachDelivery<unknown>);

@@ -108,7 +108,7 @@ describe('close()', () => {
 });
 
 describe('the iterator', () => {
-  it('break releases the delivery in hand and the buffer; the next consumer gets them', async () => {
+  it('break hands back the delivery in hand and the buffer, counts unchanged; the next consumer gets them', async () => {
     const queue = uniqueQueue('break');
     const all = messages(30, 25);
     await sendAmqp(broker, queue, all.map((m) => JSON.stringify(m)));
@@ -121,6 +121,14 @@ describe('the iterator', () => {
     expect(consumer.state).toBe('closed');
     // 4 accepted as the loop moved on; the 5th (in hand at break) and the buffer went back.
     await expectQueueSize(broker, queue, all.length - 4);
+    // All come back with their counts unchanged, the one in hand included.
+    const next = new OutreachConsumer(consumerOptions(broker, queue));
+    const counts = new Map<string, number>();
+    await next.start((d) => void counts.set(d.outreach.outreachId, d.deliveryCount));
+    await waitFor(() => counts.size === all.length - 4, 'the rest');
+    await next.close();
+    expect([...counts.values()].every((count) => count === 0)).toBe(true);
+    expect(counts.has(taken[4]!)).toBe(true);
   });
 
   it('refuses a second concurrent iterator, and start() while iterating', async () => {
