@@ -637,12 +637,15 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     const link = this.#link;
     if (link === undefined || generation !== this.#generation) return;
     const dry = answered && this.#sinceDrain === 0 && this.#held.size === 0;
-    this.#drainedOnLink = link;
     if (dry) {
+      this.#drainedOnLink = link;
       this.#logger.debug({ endpoint: link.endpoint.label }, 'queue drained');
       this.#fire('drained');
     }
     this.#topUpCredit();
+    // Messages that came during the drain may all be done already (no later settlement would
+    // ask again): ask again now if so.
+    this.#maybeDrain();
   }
 
   /** Grants credit so that held + outstanding credit = prefetch. */

@@ -31,8 +31,13 @@ describe('drained', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(handledAtDrained).toEqual([60]);
     await sendAmqp(broker, queue, bodies(5, 62));
-    await waitFor(() => handledAtDrained.length === 2, 'the second drained');
-    expect(handledAtDrained).toEqual([60, 65]);
+    // The five may come as one run or trickle in (the queue can run dry between them): each
+    // time it runs dry the event fires again, and the last time is after all 65.
+    await waitFor(() => handledAtDrained.at(-1) === 65, 'drained after the new messages');
+    expect(handledAtDrained[0]).toBe(60);
+    expect(handledAtDrained.length).toBeGreaterThanOrEqual(2);
+    expect(handledAtDrained.length).toBeLessThanOrEqual(6);
+    expect(handledAtDrained.every((n, i) => i === 0 || n > handledAtDrained[i - 1]!)).toBe(true);
     await consumer.close();
   });
 
