@@ -160,6 +160,30 @@ afterEach(async () => {
   await Promise.all(consumers.splice(0).map((c) => c.close({ deadlineMs: 5_000 })));
 });
 
+
+/**
+ * Sends one message (as the admin user), consumes it with these option overrides, and checks it
+ * arrived, no error was reported and no secret leaked. Returns the endpoint the consumer used.
+ */
+async function expectOneDelivered(queue: string, seed: number, overrides: Partial<OutreachConsumerOptions<Outreach>>): Promise<string | undefined> {
+  const rec = recorder();
+  const [body] = bodies(1, seed);
+  await sendAmqp(broker, queue, [body!]);
+  const consumer = track(new OutreachConsumer({ ...consumerOptions(broker, queue), ...overrides, logger: rec.logger }));
+  watch(consumer, rec);
+  const got: string[] = [];
+  await consumer.start((delivery) => {
+    got.push(delivery.outreach.outreachId);
+  });
+  await waitFor(() => consumer.health().counts.accepted === 1, 'the message to be accepted');
+  const endpoint = consumer.health().endpoint;
+  expect(got).toEqual([(JSON.parse(body!) as { outreachId: string }).outreachId]);
+  expect(rec.errors).toEqual([]);
+  await consumer.close();
+  expectNoSecrets(rec);
+  return endpoint;
+}
+
 describe('a bad password', () => {
   it('rejects start() with AUTHENTICATION_FAILED, not retried, and fails the consumer', async () => {
     const rec = recorder();
@@ -226,28 +250,8 @@ describe('a queue the user may not read', () => {
   });
 
   it('lets the same user consume a queue under its prefix', async () => {
-    const rec = recorder();
     const queue = uniqueQueue(`${broker.restrictedQueuePrefix}outreach`);
-    const [body] = bodies(1, 11);
-    await sendAmqp(broker, queue, [body!]); // as the admin user
-    const consumer = track(
-      new OutreachConsumer({
-        ...consumerOptions(broker, queue),
-        username: broker.restrictedUsername,
-        password: broker.restrictedPassword,
-        logger: rec.logger,
-      }),
-    );
-    watch(consumer, rec);
-    const got: string[] = [];
-    await consumer.start((delivery) => {
-      got.push(delivery.outreach.outreachId);
-    });
-    await waitFor(() => consumer.health().counts.accepted === 1, 'the message to be accepted');
-    expect(got).toEqual([(JSON.parse(body!) as { outreachId: string }).outreachId]);
-    expect(rec.errors).toEqual([]);
-    await consumer.close();
-    expectNoSecrets(rec);
+    await expectOneDelivered(queue, 11, { username: broker.restrictedUsername, password: broker.restrictedPassword });
   });
 });
 
@@ -366,24 +370,8 @@ describe('a plain amqp:// URL', () => {
   });
 
   it('works with allowInsecure: true', async () => {
-    const rec = recorder();
-    const queue = uniqueQueue('plain');
-    const [body] = bodies(1, 12);
-    await sendAmqp(broker, queue, [body!]);
-    const consumer = track(
-      new OutreachConsumer({ ...consumerOptions(broker, queue), url: `amqp://127.0.0.1:${broker.amqpPort}`, allowInsecure: true, logger: rec.logger }),
-    );
-    watch(consumer, rec);
-    const got: string[] = [];
-    await consumer.start((delivery) => {
-      got.push(delivery.outreach.outreachId);
-    });
-    await waitFor(() => consumer.health().counts.accepted === 1, 'the message to be accepted');
-    expect(consumer.health().endpoint).toBe(`amqp://127.0.0.1:${broker.amqpPort}`);
-    expect(got).toEqual([(JSON.parse(body!) as { outreachId: string }).outreachId]);
-    expect(rec.errors).toEqual([]);
-    await consumer.close();
-    expectNoSecrets(rec);
+    const endpoint = await expectOneDelivered(uniqueQueue('plain'), 12, { url: `amqp://127.0.0.1:${broker.amqpPort}`, allowInsecure: true });
+    expect(endpoint).toBe(`amqp://127.0.0.1:${broker.amqpPort}`);
   });
 });
 
