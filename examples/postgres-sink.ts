@@ -59,11 +59,11 @@ async function upsertOne(client: PoolClient, outreach: Outreach, schema: string)
  * Stores a batch in one transaction: all or nothing. Give it to `batched({ commit })`: the
  * deliveries are accepted only after COMMIT returns.
  */
-export async function commitBatch(pool: Pool, deliveries: readonly OutreachDelivery<unknown>[], schema = 'public'): Promise<void> {
+export async function commitBatch(pool: Pool, deliveries: readonly OutreachDelivery<Outreach>[], schema = 'public'): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    for (const delivery of deliveries) await upsertOne(client, delivery.outreach as Outreach, schema);
+    for (const delivery of deliveries) await upsertOne(client, delivery.outreach, schema);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

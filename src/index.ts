@@ -12,7 +12,7 @@ export type { OutreachErrorCode, OutreachErrorOptions } from './errors/outreach-
 // The consumer
 export { OutreachConsumer } from './consumer/outreach-consumer.js';
 export type { OutreachHandler } from './consumer/outreach-consumer.js';
-export { DEFAULT_PREFETCH } from './consumer/options.js';
+export { DEFAULT_PREFETCH } from './consumer/settings.js';
 export type {
   OutreachConsumerOptions,
   StartOptions,
@@ -23,7 +23,10 @@ export type {
   ConsumerState,
   InvalidMessage,
   InvalidMessagePolicy,
+  OutageHealth,
 } from './consumer/options.js';
+export { DEFAULT_OUTAGE_THRESHOLD } from './consumer/outage.js';
+export type { OutageOptions, OutageInfo, RecoveryInfo } from './consumer/outage.js';
 export { OutreachDelivery } from './consumer/delivery.js';
 export type { DeliveryMetadata, SettleOutcome } from './consumer/delivery.js';
 export type { OutreachConsumerEvents, ErrorSource, ConnectionInfo, DisconnectInfo, ReconnectInfo } from './consumer/events.js';

@@ -3,7 +3,7 @@ import type { OutreachDelivery } from '../consumer/delivery.js';
 import type { AckContext } from './strategy.js';
 
 /** Bounded retries, shared by {@link atLeastOnce} and {@link batched}. */
-export interface RetryOptions {
+export interface RetryOptions<A = unknown> {
   /**
    * Attempts in all, counting the first, read from the broker's `delivery_count` (so a
    * delivery lost with a dropped connection counts too). After the last, the delivery goes to
@@ -14,18 +14,20 @@ export interface RetryOptions {
   /**
    * Wait this long before handing a failed delivery back: a number of milliseconds, or a function
    * of the attempt that just failed (1 for the first). ActiveMQ re-dispatches a retried message at
-   * once, so without a delay a message whose sink is down is retried `maxAttempts` times within
-   * milliseconds. The delivery keeps its prefetch slot while it waits.
+   * once, so without a delay a failing message is retried `maxAttempts` times within
+   * milliseconds. The delivery keeps its prefetch slot while it waits, but not its handler slot:
+   * other deliveries keep flowing.
    * @defaultValue {@link defaultRetryDelayMs}: 1 s, doubling per attempt, at most 30 s
    */
   readonly retryDelayMs?: number | ((attempt: number) => number);
   /**
    * Called with a delivery that failed `maxAttempts` times, before it is rejected (the broker then
    * dead-letters it where only the queue's owner can read it: keep your own copy here). If it
-   * throws, the delivery is retried instead of rejected, so nothing is dropped.
+   * throws, the delivery is retried instead of rejected, so nothing is dropped. Never called
+   * during an outage (see {@link OutageOptions}): only a message that fails on its own gets here.
    * @defaultValue none: the delivery is rejected
    */
-  readonly onDeadLetter?: (delivery: OutreachDelivery<unknown>, error: unknown) => void | Promise<void>;
+  readonly onDeadLetter?: (delivery: OutreachDelivery<A>, error: unknown) => void | Promise<void>;
 }
 
 /**
@@ -44,10 +46,10 @@ export function defaultRetryDelayMs(attempt: number): number {
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** @internal */
-export interface RetrySettings {
+export interface RetrySettings<A = unknown> {
   readonly maxAttempts: number;
   readonly retryDelayMs: (attempt: number) => number;
-  readonly onDeadLetter: RetryOptions['onDeadLetter'] | undefined;
+  readonly onDeadLetter: RetryOptions<A>['onDeadLetter'] | undefined;
 }
 
 /** @internal Resolves after `ms`, or at once when `signal` fires. */
@@ -65,7 +67,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** @internal Validated settings of {@link RetryOptions}. */
-export function retrySettings(options: RetryOptions): RetrySettings {
+export function retrySettings<A>(options: RetryOptions<A>): RetrySettings<A> {
   const maxAttempts = options.maxAttempts ?? 5;
   const delay = options.retryDelayMs ?? defaultRetryDelayMs;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
@@ -88,20 +90,23 @@ export function retrySettings(options: RetryOptions): RetrySettings {
 }
 
 /**
- * @internal A failed delivery: retry it (after the delay) while attempts remain, else hand it
- * to the dead-letter hook and reject it.
+ * @internal A failed delivery: handed back if an outage is under way; else retried (after the
+ * delay, outside any handler slot) while attempts remain, else handed to the dead-letter hook and
+ * rejected.
  */
-export async function retryOrDeadLetter(
-  delivery: OutreachDelivery<unknown>,
+export async function retryOrDeadLetter<A>(
+  delivery: OutreachDelivery<A>,
   error: unknown,
-  settings: RetrySettings,
-  context: AckContext,
+  settings: RetrySettings<A>,
+  context: AckContext<A>,
 ): Promise<void> {
   // Settled already, or lost with its connection: the broker delivers it again, no hook needed.
   if (delivery.settled || delivery.outcome === 'lost') return;
+  // The sink is down, not this message: the consumer handed it back, attempts not spent.
+  if (context.noteFailure(delivery, error)) return;
   const attempt = delivery.deliveryCount + 1;
   if (attempt < settings.maxAttempts) {
-    await sleep(settings.retryDelayMs(attempt), context.signal);
+    await context.wait(settings.retryDelayMs(attempt));
     if (!delivery.settled) delivery.retry();
     return;
   }
@@ -114,7 +119,7 @@ export async function retryOrDeadLetter(
       }),
       'handler',
     );
-    await sleep(settings.retryDelayMs(attempt), context.signal);
+    await context.wait(settings.retryDelayMs(attempt));
     if (!delivery.settled) delivery.retry();
     return;
   }

@@ -1,10 +1,11 @@
 import { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachDelivery } from '../consumer/delivery.js';
+import type { Outreach } from '../message/outreach.js';
 import { MAX_TIMER_MS, retryOrDeadLetter, retrySettings, type RetryOptions } from './retry-policy.js';
 import type { AckContext, AckStrategy } from './strategy.js';
 
 /** Options of {@link atLeastOnce}. */
-export type AtLeastOnceOptions = RetryOptions;
+export type AtLeastOnceOptions<A = unknown> = RetryOptions<A>;
 
 /**
  * The default: accept a delivery after your code succeeds; when it throws, retry it a bounded
@@ -22,7 +23,7 @@ export type AtLeastOnceOptions = RetryOptions;
  * });
  * ```
  */
-export function atLeastOnce(options: AtLeastOnceOptions = {}): AckStrategy {
+export function atLeastOnce<A = unknown>(options: AtLeastOnceOptions<A> = {}): AckStrategy<A> {
   const settings = retrySettings(options);
   return {
     name: 'at-least-once',
@@ -81,7 +82,7 @@ export function manual(): AckStrategy {
 }
 
 /** Options of {@link batched}. */
-export interface BatchedOptions extends RetryOptions {
+export interface BatchedOptions<A = Outreach> extends RetryOptions<A> {
   /**
    * Commit this many deliveries together. At most the consumer's `prefetch`: a batch is made of
    * deliveries that are held unsettled.
@@ -95,9 +96,10 @@ export interface BatchedOptions extends RetryOptions {
   /**
    * Your sink's commit, e.g. one database transaction for the whole batch. When it resolves,
    * every delivery in the batch is accepted; when it throws, each is retried (bounded as in
-   * {@link atLeastOnce}).
+   * {@link atLeastOnce}). A failed commit counts towards an outage once for each delivery in it,
+   * so a database that is down pauses the consumer instead of dead-lettering batches.
    */
-  readonly commit: (deliveries: readonly OutreachDelivery<unknown>[]) => Promise<void>;
+  readonly commit: (deliveries: readonly OutreachDelivery<A>[]) => Promise<void>;
 }
 
 /**
@@ -116,7 +118,7 @@ export interface BatchedOptions extends RetryOptions {
  * })
  * ```
  */
-export function batched<A = unknown>(options: BatchedOptions): AckStrategy {
+export function batched<A = Outreach>(options: BatchedOptions<A>): AckStrategy<A> {
   const settings = retrySettings(options);
   const maxWaitMs = options.maxWaitMs ?? 1000;
   if (!Number.isInteger(options.size) || options.size < 1) {
@@ -125,12 +127,12 @@ export function batched<A = unknown>(options: BatchedOptions): AckStrategy {
   if (!(maxWaitMs >= 0 && maxWaitMs <= MAX_TIMER_MS)) {
     throw new OutreachError('INVALID_ARGUMENT', `batched: maxWaitMs must be from 0 to ${MAX_TIMER_MS}`);
   }
-  let pending: OutreachDelivery<unknown>[] = [];
+  let pending: OutreachDelivery<A>[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   let committing: Promise<void> = Promise.resolve();
-  let lastContext: AckContext | undefined;
+  let lastContext: AckContext<A> | undefined;
 
-  const commit = (context: AckContext): Promise<void> => {
+  const commit = (context: AckContext<A>): Promise<void> => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     const batch = pending;
@@ -182,5 +184,5 @@ export function batched<A = unknown>(options: BatchedOptions): AckStrategy {
     flush(context) {
       return commit(context);
     },
-  } satisfies AckStrategy & { _?: A };
+  };
 }

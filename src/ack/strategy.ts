@@ -3,7 +3,7 @@ import type { OutreachDelivery } from '../consumer/delivery.js';
 import type { OutreachLogger } from '../consumer/logger.js';
 
 /** What the consumer gives a strategy besides the delivery. */
-export interface AckContext {
+export interface AckContext<A = unknown> {
   /** Fires when the consumer stops waiting (its `close()` deadline passed or was aborted). */
   readonly signal: AbortSignal;
   /** The consumer's `prefetch`. */
@@ -12,10 +12,28 @@ export interface AckContext {
   readonly logger: OutreachLogger;
   /** Reports an error on the consumer's `error` event, e.g. a failed sink commit. */
   reportError(error: OutreachError, source: 'handler' | 'settle'): void;
+  /**
+   * Resolves after `ms`, or sooner when the consumer closes or an outage begins. Use it for a
+   * retry delay: the delivery keeps its prefetch slot while it waits, but no handler slot, so
+   * other deliveries keep flowing. After it, check `delivery.settled`: an outage hands waiting
+   * deliveries back.
+   */
+  wait(ms: number): Promise<void>;
+  /**
+   * Tells the consumer's outage detector that work on this delivery failed (once per delivery;
+   * your handler's throws are told already). Returns `true` when an outage is under way: the
+   * consumer has then handed the delivery back to the broker (`released`, its attempts not spent),
+   * and the strategy must not retry or dead-letter it. Always `false` with outage handling off.
+   */
+  noteFailure(delivery: OutreachDelivery<A>, error: unknown): boolean;
 }
 
 /**
  * How and when deliveries are settled: the delivery guarantee you choose.
+ *
+ * @typeParam A - the decoded message type of the consumer it serves. A strategy that does not
+ *   look at messages is an `AckStrategy` (of `unknown`) and serves every consumer; one that does
+ *   (a batch commit) names the type, e.g. `AckStrategy<Outreach>`
  *
  * @remarks
  * The consumer calls `onReceive` when a delivery arrives, then hands it to your code, then calls
@@ -38,17 +56,21 @@ export interface AckContext {
  * };
  * ```
  */
-export interface AckStrategy {
+export interface AckStrategy<A = unknown> {
   /** A short name for logs and the health snapshot. */
   readonly name: string;
   /** Called by the consumer's constructor: throw an {@link OutreachError} if the settings cannot work with this prefetch. */
   validate?(prefetch: number): void;
   /** Called when a delivery arrives, before your code sees it. */
-  onReceive?(delivery: OutreachDelivery<unknown>, context: AckContext): void;
+  onReceive?(delivery: OutreachDelivery<A>, context: AckContext<A>): void;
   /** Called when your code finished with a delivery without throwing. */
-  onSuccess(delivery: OutreachDelivery<unknown>, context: AckContext): void | Promise<void>;
-  /** Called when your code threw while working on a delivery. */
-  onFailure(delivery: OutreachDelivery<unknown>, error: unknown, context: AckContext): void | Promise<void>;
+  onSuccess(delivery: OutreachDelivery<A>, context: AckContext<A>): void | Promise<void>;
+  /**
+   * Called when your code threw while working on a delivery, unless an outage is under way (the
+   * consumer then hands the delivery back itself). Runs outside the handler's concurrency slot:
+   * a retry delay here (use `context.wait`) does not hold up other deliveries.
+   */
+  onFailure(delivery: OutreachDelivery<A>, error: unknown, context: AckContext<A>): void | Promise<void>;
   /** Called by `close()` after your code has finished: settle whatever the strategy still holds. */
-  flush?(context: AckContext): Promise<void>;
+  flush?(context: AckContext<A>): Promise<void>;
 }

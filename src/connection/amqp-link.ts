@@ -4,6 +4,7 @@ import rhea from 'rhea';
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Receiver } from 'rhea';
 import { OutreachError, type OutreachErrorCode } from '../errors/outreach-error.js';
 import type { BrokerEndpoint } from './endpoints.js';
+import { clearDrainFlag, clearRheaTimers, isNullTerminus, remoteAttachSource, socketOf } from './rhea-internals.js';
 
 /** @internal What one attempt needs to know; credentials stay here and in rhea, nowhere else. */
 export interface LinkSettings {
@@ -167,8 +168,8 @@ export class AmqpLink {
           // A broker that refuses a link (ActiveMQ: no read permission on the queue) still answers
           // the attach, with a null source, and detaches with the error right after (AMQP 1.0
           // 2.6.3). rhea reports that as receiver_open: wait for the detach (receiver_error).
-          const remoteAttach = (receiver as unknown as { remote?: { attach?: { source?: unknown } } }).remote?.attach;
-          if (remoteAttach !== undefined && isNullTerminus(remoteAttach.source)) {
+          const remoteAttach = remoteAttachSource(receiver);
+          if (remoteAttach.present && isNullTerminus(remoteAttach.source)) {
             refused = true;
             return;
           }
@@ -190,7 +191,7 @@ export class AmqpLink {
           // answer can come after the wait gave up): count it, so that credit is granted again.
           this.#granted = 0;
           if (this.#draining) return this.#endDrain(true);
-          receiver.drain = false;
+          clearDrainFlag(receiver);
           this.#handlers?.onDrained(false);
         });
         receiver.on('receiver_error', (ctx: EventContext) => onError(ctx, 'QUEUE_UNAVAILABLE'));
@@ -234,7 +235,7 @@ export class AmqpLink {
     if (!this.#draining) return;
     this.#draining = false;
     clearTimeout(this.#drainTimer);
-    if (this.#receiver !== undefined) this.#receiver.drain = false;
+    if (this.#receiver !== undefined) clearDrainFlag(this.#receiver);
     if (dry) this.#granted = 0;
     this.#handlers?.onDrained(dry);
   }
@@ -261,7 +262,7 @@ export class AmqpLink {
       // closed, rhea has seen it end and cleared its heartbeat timers. Destroying the socket at
       // connection_close instead left rhea's idle timer (2 x idleTimeoutMs) running, which kept
       // the process alive after close(). A clean close emits no 'disconnected'; a failed one does.
-      const socket = (connection as RheaConnectionInternals).socket;
+      const socket = socketOf(connection);
       if (socket === undefined || socket.destroyed === true) {
         connection.once('connection_close', done);
       } else {
@@ -290,9 +291,9 @@ export class AmqpLink {
     this.#down = true;
     clearTimeout(this.#drainTimer);
     this.#granted = 0;
-    const connection = this.#connection as RheaConnectionInternals | undefined;
+    const connection = this.#connection;
     try {
-      connection?.socket?.destroy?.();
+      if (connection !== undefined) socketOf(connection)?.destroy?.();
     } catch {
       // already gone
     }
@@ -341,37 +342,6 @@ export class AmqpLink {
     }
     return out;
   }
-}
-
-/** The parts of a rhea connection that its typings leave out. */
-type RheaConnectionInternals = Connection & {
-  socket?: { destroy?: () => void; destroyed?: boolean; once(event: 'close', listener: () => void): unknown };
-};
-
-/**
- * Clears rhea's heartbeat and abort timers of a connection whose socket we destroyed. rhea clears
- * them itself only when its socket ends or fails, which a local destroy() never signals; left
- * alone, the idle timer keeps the process alive for 2 x idle_time_out and then writes to the dead
- * socket.
- */
-function clearRheaTimers(connection: Connection): void {
-  const timers = connection as unknown as Record<'heartbeat_in' | 'heartbeat_out' | 'abort_idle', ReturnType<typeof setTimeout> | undefined>;
-  for (const key of ['heartbeat_in', 'heartbeat_out', 'abort_idle'] as const) {
-    const timer = timers[key];
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timers[key] = undefined;
-    }
-  }
-}
-
-/**
- * Whether an attach field holds no terminus. rhea keeps untyped fields as it decoded them: an
- * AMQP null arrives as a typed wrapper whose `value` is null (a real terminus has a list there).
- */
-function isNullTerminus(field: unknown): boolean {
-  if (field === null || field === undefined) return true;
-  return typeof field === 'object' && 'value' in field && (field as { value: unknown }).value === null;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface DeliveryMetadata {
 
 /** @internal What a delivery tells its consumer when it is settled. */
 export interface DeliveryOwner {
+  /** Before an outcome is sent: a retry during an outage becomes a release (attempts not spent). */
+  outcomeFor(delivery: OutreachDelivery<unknown>, requested: Exclude<SettleOutcome, 'lost'>, cause: unknown): Exclude<SettleOutcome, 'lost'>;
   settle(delivery: OutreachDelivery<unknown>, outcome: SettleOutcome, sent: boolean): void;
   isAlive(generation: number): boolean;
 }
@@ -100,16 +102,22 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
 
   /** Done: the broker deletes the message. @returns `false` if the connection was lost first. */
   accept(): boolean {
-    return this.#settle('accepted', () => this.#rhea.accept());
+    return this.#settle('accepted');
   }
 
   /**
    * Failed this time: back to the queue with its delivery count raised (AMQP `modified` with
    * `delivery-failed`). ActiveMQ re-dispatches at once; bounded retries are the strategy's job.
+   *
+   * @remarks The failure counts towards outage detection (see the consumer's `outage` option),
+   * which is how a `for await` loop reports a failure: catch, then `retry(error)`. During an
+   * outage the delivery is handed back instead (`released`, its count not raised), so that an
+   * outage spends no attempts.
+   * @param cause - what went wrong, for your `outage.isOutage` classifier; never sent to the broker
    * @returns `false` if the connection was lost first.
    */
-  retry(): boolean {
-    return this.#settle('retried', () => this.#rhea.modified({ delivery_failed: true }));
+  retry(cause?: unknown): boolean {
+    return this.#settle('retried', cause);
   }
 
   /**
@@ -119,14 +127,12 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
    * @returns `false` if the connection was lost first.
    */
   reject(reason = 'rejected by civitas-outreach client'): boolean {
-    return this.#settle('rejected', () =>
-      this.#rhea.reject({ condition: 'amqp:internal-error', description: reason.slice(0, 200) }),
-    );
+    return this.#settle('rejected', undefined, String(reason).slice(0, 200));
   }
 
   /** Not processed: back to the queue unchanged (AMQP `released`). @returns `false` if the connection was lost first. */
   release(): boolean {
-    return this.#settle('released', () => this.#rhea.release());
+    return this.#settle('released');
   }
 
   /** @internal The connection that carried it is gone: the broker will deliver it again. */
@@ -134,18 +140,24 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     if (this.#outcome === undefined) this.#outcome = 'lost';
   }
 
-  #settle(outcome: Exclude<SettleOutcome, 'lost'>, send: () => void): boolean {
+  #settle(requested: Exclude<SettleOutcome, 'lost'>, cause?: unknown, reason?: string): boolean {
     if (this.#requested !== undefined) {
       throw new OutreachError(
         'ALREADY_SETTLED',
-        `delivery ${String(this.messageId)} was already ${this.#requested}; it cannot also be ${outcome}`,
+        `delivery ${String(this.messageId)} was already ${this.#requested}; it cannot also be ${requested}`,
       );
     }
+    const outcome = this.#owner.outcomeFor(this, requested, cause);
     this.#requested = outcome;
     const alive = this.#outcome !== 'lost' && this.#owner.isAlive(this.#generation);
-    if (alive) send();
+    if (alive) {
+      if (outcome === 'accepted') this.#rhea.accept();
+      else if (outcome === 'retried') this.#rhea.modified({ delivery_failed: true });
+      else if (outcome === 'rejected') this.#rhea.reject({ condition: 'amqp:internal-error', description: reason ?? '' });
+      else this.#rhea.release();
+    }
     this.#outcome = alive ? outcome : 'lost';
-    this.#owner.settle(this as OutreachDelivery<unknown>, outcome, alive);
+    this.#owner.settle(this, outcome, alive);
     return alive;
   }
 }

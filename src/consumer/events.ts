@@ -1,6 +1,7 @@
 import type { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachDelivery, SettleOutcome } from './delivery.js';
 import type { CloseReport, InvalidMessage } from './options.js';
+import type { OutageInfo, RecoveryInfo } from './outage.js';
 
 /**
  * Where an error on the `error` event came from.
@@ -63,6 +64,15 @@ export interface OutreachConsumerEvents {
    * done). For a job that drains the queue and ends: `consumer.once('drained', () => consumer.close())`.
    */
   drained: [];
+  /**
+   * Your sink looks down (consecutive failures of different messages, or an error your
+   * `outage.isOutage` classified): the consumer stopped taking messages and handed back what it
+   * held, attempts not spent, and probes with one message on a capped backoff. Nothing is
+   * dead-lettered while it lasts.
+   */
+  outage: [info: OutageInfo];
+  /** A delivery was accepted after an outage: full flow resumes. */
+  recovered: [info: RecoveryInfo];
   /** The consumer is closed (or failed); the report counts what became of every delivery. */
   closed: [report: CloseReport];
 }

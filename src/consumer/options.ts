@@ -4,6 +4,7 @@ import type { ReconnectOptions } from '../connection/backoff.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 import type { DeliveryMetadata } from './delivery.js';
 import type { OutreachLogger } from './logger.js';
+import type { OutageOptions } from './outage.js';
 
 /** A message that could not be decoded, as handed to `onInvalid` and the `invalid` event. */
 export interface InvalidMessage extends DeliveryMetadata {
@@ -63,7 +64,7 @@ export interface OutreachConsumerOptions<A> {
    * When deliveries are settled: the delivery guarantee.
    * @defaultValue `atLeastOnce()`
    */
-  readonly strategy?: AckStrategy;
+  readonly strategy?: NoInfer<AckStrategy<A>>;
   /**
    * The io-ts codec that checks each message.
    * @defaultValue `OutreachCodec`
@@ -76,8 +77,11 @@ export interface OutreachConsumerOptions<A> {
   readonly maxBodyBytes?: number;
   /**
    * Called with every message that cannot be decoded, before it is settled by `invalidPolicy`.
-   * If it throws, the message is retried (up to 5 attempts) instead, so nothing is settled
-   * before your hook has had it.
+   * If it throws, the message is retried instead, after the same delays as a failed handler
+   * ({@link defaultRetryDelayMs}, while other messages flow), up to 5 attempts in all, then
+   * rejected; so nothing is settled before your hook has had it. Its failures count towards an
+   * outage like a handler's: while your quarantine store is down, messages are handed back, not
+   * rejected.
    * @defaultValue none; the `invalid` event is still emitted
    */
   readonly onInvalid?: (invalid: InvalidMessage) => void | Promise<void>;
@@ -101,14 +105,19 @@ export interface OutreachConsumerOptions<A> {
    */
   readonly idleTimeoutMs?: number;
   /**
+   * Outage handling: when your sink is down, stop taking messages and hand back what is held
+   * (their attempts not spent), probe with one message on a capped backoff, and resume when a
+   * probe succeeds, instead of dead-lettering the backlog. `false` turns it off (every failure
+   * then spends an attempt; not advised). See `docs/delivery-guarantees.md`.
+   * @defaultValue on, with the defaults of {@link OutageOptions}
+   */
+  readonly outage?: OutageOptions | false;
+  /**
    * Where the consumer logs; pino-compatible. Never receives passwords, bodies or student data.
    * @defaultValue silent
    */
   readonly logger?: OutreachLogger;
 }
-
-/** Default `prefetch`: small, because each Civitas message can list many students. */
-export const DEFAULT_PREFETCH = 20;
 
 /** Options of {@link OutreachConsumer.start}. */
 export interface StartOptions {
@@ -179,6 +188,20 @@ export interface ConsumerHealth {
   readonly reconnects: number;
   /** Settle counts so far. */
   readonly counts: SettleCounts;
+  /** Whether {@link OutreachConsumer.pause} is in force. */
+  readonly paused: boolean;
+  /** The outage under way, if any: since when, and how its probes went. */
+  readonly outage: OutageHealth | undefined;
+}
+
+/** The outage part of {@link ConsumerHealth}. */
+export interface OutageHealth {
+  /** When the outage began. */
+  readonly since: Date;
+  /** Probes that failed so far. */
+  readonly failedProbes: number;
+  /** When the next probe is due; `undefined` while one is under way (or the consumer is paused). */
+  readonly nextProbeAt: Date | undefined;
 }
 
 /**

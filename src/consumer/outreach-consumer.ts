@@ -1,44 +1,41 @@
 import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
-import { atLeastOnce } from '../ack/strategies.js';
-import { sleep } from '../ack/retry-policy.js';
-import type { AckContext, AckStrategy } from '../ack/strategy.js';
-import { AmqpLink, type LinkSettings } from '../connection/amqp-link.js';
-import { backoffDelay, type ReconnectOptions } from '../connection/backoff.js';
-import { parseEndpoints, type BrokerEndpoint } from '../connection/endpoints.js';
+import { defaultRetryDelayMs, sleep } from '../ack/retry-policy.js';
+import type { AckContext } from '../ack/strategy.js';
+import type { AmqpLink } from '../connection/amqp-link.js';
+import { ConnectionSupervisor } from '../connection/supervisor.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import { decodeOutreach } from '../message/decode.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 import type { Outreach } from '../message/outreach.js';
+import { CreditGate } from './credit-gate.js';
 import { OutreachDelivery, type DeliveryOwner, type SettleOutcome } from './delivery.js';
-import type { ErrorSource, OutreachConsumerEvents } from './events.js';
-import { silentLogger, type OutreachLogger } from './logger.js';
-import {
-  DEFAULT_PREFETCH,
-  type CloseOptions,
-  type CloseReport,
-  type ConsumerHealth,
-  type ConsumerState,
-  type InvalidMessage,
-  type OutreachConsumerOptions,
-  type SettleCounts,
-  type StartOptions,
+import { DeliveryIterator } from './delivery-iterator.js';
+import type { ConnectionInfo, DisconnectInfo, ErrorSource, OutreachConsumerEvents } from './events.js';
+import { InFlightTable } from './in-flight.js';
+import type {
+  CloseOptions,
+  CloseReport,
+  ConsumerHealth,
+  ConsumerState,
+  InvalidMessage,
+  OutreachConsumerOptions,
+  StartOptions,
 } from './options.js';
+import { OutageDetector, type OutageInfo } from './outage.js';
+import {
+  DEFAULT_CLOSE_DEADLINE_MS,
+  FAILED_LINK_CLOSE_TIMEOUT_MS,
+  INVALID_HOOK_ATTEMPTS,
+  LINK_CLOSE_TIMEOUT_MS,
+  LOGGED_ISSUES,
+  resolveSettings,
+  type ConsumerSettings,
+} from './settings.js';
 
 /** Your code for one delivery, in the event API. */
 export type OutreachHandler<A> = (delivery: OutreachDelivery<A>) => void | Promise<void>;
-
-/** What the consumer tracks per delivery besides the delivery itself. */
-interface Held {
-  readonly generation: number;
-  /** Handed to user code and not finished. */
-  active: boolean;
-  /** User code finished (or never will run: released from the buffer). */
-  done: boolean;
-}
-
-const INVALID_HOOK_ATTEMPTS = 5;
 
 /**
  * Drains a Civitas outreach queue on Amazon MQ (ActiveMQ) over AMQP 1.0, and never loses a
@@ -51,7 +48,13 @@ const INVALID_HOOK_ATTEMPTS = 5;
  * ({@link OutreachConsumerEvents}). Credit is granted to the broker only as work completes,
  * so at most `prefetch` messages are held in memory, however large the backlog and however
  * slow your code. Undecodable messages go to `onInvalid` and the `invalid` event, never to your
- * handler. See `docs/delivery-guarantees.md` for what each strategy does on the wire.
+ * handler. When your sink is down (several different messages fail in a row), the consumer
+ * pauses and probes instead of dead-lettering (the `outage` and `recovered` events). See
+ * `docs/delivery-guarantees.md` for what each strategy does on the wire.
+ *
+ * The engine behind this class is split by job: a connection supervisor (reconnects, failover),
+ * a credit gate (every credit decision: grants, drain, pause, outage probes), an in-flight table
+ * (held deliveries, their phase, the counts), an outage detector, and the delivery iterator.
  *
  * @typeParam A - the decoded message type; {@link Outreach} unless you pass your own codec
  *
@@ -66,103 +69,76 @@ const INVALID_HOOK_ATTEMPTS = 5;
  * consumer.on('error', (err, source) => log.warn({ code: err.code, source }, err.message));
  *
  * for await (const delivery of consumer) {
- *   await crm.upsert(delivery.outreach); // accepted when the loop moves on; retried if it throws
+ *   await crm.upsert(delivery.outreach); // accepted when the loop moves on; handed back if it throws
  * }
  * ```
  */
 export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsumerEvents> implements AsyncIterable<OutreachDelivery<A>> {
-  readonly #endpoints: readonly BrokerEndpoint[];
-  readonly #settings: LinkSettings;
-  readonly #reconnect: Required<ReconnectOptions>;
-  readonly #prefetch: number;
-  readonly #strategy: AckStrategy;
-  readonly #options: OutreachConsumerOptions<A>;
-  readonly #logger: OutreachLogger;
-  readonly #ackContext: AckContext;
-  /** Fires when close() stops waiting for work. */
+  readonly #settings: ConsumerSettings<A>;
+  readonly #supervisor: ConnectionSupervisor;
+  readonly #gate: CreditGate;
+  readonly #table: InFlightTable<A>;
+  readonly #detector: OutageDetector | undefined;
+  readonly #ackContext: AckContext<A>;
+  /** Fires when close() stops waiting for work (its deadline or signal), or the consumer fails. */
   readonly #stopWaiting = new AbortController();
-  /** Fires when close() begins: cancels reconnect back-offs. */
-  readonly #closingSignal = new AbortController();
+  /** Ends retry waits: replaced after each outage hand-back; aborted for good when closing. */
+  #wakeWaits = new AbortController();
 
   #state: ConsumerState = 'idle';
-  #link: AmqpLink | undefined;
-  #generation = 0;
-  #endpointIndex = 0;
-  #reconnects = 0;
-  #lastDeliveryAt: Date | undefined;
   #fatal: OutreachError | undefined;
-  #connecting: Promise<void> | undefined;
   #closing: Promise<CloseReport> | undefined;
-
-  readonly #held = new Map<OutreachDelivery<unknown>, Held>();
-  readonly #buffer: OutreachDelivery<A>[] = [];
-  readonly #counts = { accepted: 0, retried: 0, rejected: 0, released: 0, lost: 0, invalid: 0 };
-  /** Wakes whoever waits for the buffer to change (the iterator, the handler pump, close). */
-  #wake: (() => void)[] = [];
+  #lastDeliveryAt: Date | undefined;
   #handler: OutreachHandler<A> | undefined;
   #concurrency = 1;
-  #active = 0;
-  #invalidActive = 0;
-  /** Messages received since the last drain request. */
-  #sinceDrain = 0;
-  /** The link on which the broker last answered a drain (none yet: drain once on a new link). */
-  #drainedOnLink: AmqpLink | undefined;
   #iterating = false;
+  #paused = false;
   /** Removes the listener start() put on its signal. */
   #detachStartSignal: (() => void) | undefined;
   /** Ends close()'s wait at once (set while close() waits). */
   #stopClosing: (() => void) | undefined;
+  /** Probes of the current outage round not yet settled. */
+  readonly #probes = new Set<OutreachDelivery<unknown>>();
+  #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  #nextProbeAt: Date | undefined;
 
   /**
    * Checks the options; connects only when you iterate or call {@link OutreachConsumer.start}.
-   * @throws {@link OutreachError} `INVALID_ARGUMENT` or `INSECURE_URL` for options that cannot work
+   * @throws {@link OutreachError} `INVALID_ARGUMENT` (naming the option) or `INSECURE_URL` for
+   *   options that cannot work
    */
   constructor(options: OutreachConsumerOptions<A>) {
     super();
-    this.#options = options;
-    this.#endpoints = parseEndpoints(options.url, options.allowInsecure ?? false);
-    for (const [name, value] of [
-      ['username', options.username],
-      ['password', options.password],
-      ['queue', options.queue],
-    ] as const) {
-      if (typeof value !== 'string' || value.length === 0) {
-        throw new OutreachError('INVALID_ARGUMENT', `${name} must be a non-empty string`);
-      }
-    }
-    // ActiveMQ reads a comma as "several queues" and `*`, `>` as wildcards: on a consumer that
-    // would drain queues the user never named. Civitas gives one plain queue name.
-    if (/[,*>]/.test(options.queue)) {
-      throw new OutreachError('INVALID_ARGUMENT', 'queue must be one queue name: ActiveMQ reads "," as several queues and "*", ">" as wildcards');
-    }
-    this.#prefetch = options.prefetch ?? DEFAULT_PREFETCH;
-    if (!Number.isInteger(this.#prefetch) || this.#prefetch < 1) {
-      throw new OutreachError('INVALID_ARGUMENT', 'prefetch must be an integer of at least 1');
-    }
-    this.#strategy = options.strategy ?? atLeastOnce();
-    this.#strategy.validate?.(this.#prefetch);
-    this.#reconnect = {
-      initialDelayMs: options.reconnect?.initialDelayMs ?? 250,
-      maxDelayMs: options.reconnect?.maxDelayMs ?? 30_000,
-      maxAttempts: options.reconnect?.maxAttempts ?? Number.POSITIVE_INFINITY,
-    };
-    this.#settings = {
-      queue: options.queue,
-      username: options.username,
-      password: options.password,
-      ca: options.ca,
-      servername: options.servername,
-      connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
-      idleTimeoutMs: options.idleTimeoutMs ?? 15_000,
-    };
-    this.#logger = options.logger ?? silentLogger;
-    // Each delivery waiting out a retry delay listens on this signal: up to prefetch at once.
-    setMaxListeners(this.#prefetch + 16, this.#stopWaiting.signal);
+    const settings = resolveSettings(options);
+    this.#settings = settings;
+    this.#table = new InFlightTable<A>(() => {
+      this.#gate.topUp();
+      this.#gate.maybeDrain();
+    });
+    this.#gate = new CreditGate(settings.prefetch, () => this.#table.size, () => {
+      settings.logger.debug({}, 'queue drained');
+      this.#fire('drained');
+    });
+    this.#detector = settings.outage === undefined ? undefined : new OutageDetector(settings.outage);
+    this.#supervisor = new ConnectionSupervisor(settings.endpoints, settings.link, settings.reconnect, settings.logger, {
+      message: (generation, delivery, message) => this.#onMessage(generation, delivery, message),
+      drained: (link, answered) => this.#gate.onDrained(link, answered),
+      open: (link, info, afterLoss) => this.#onOpen(link, info, afterLoss),
+      down: (generation, info) => this.#onDown(generation, info),
+      reconnecting: (info) => this.#fire('reconnecting', info),
+      error: (error, fatal) => this.#reportError(error, 'connection', fatal),
+      fatal: (error) => this.#fail(error),
+    });
+    // Each delivery waiting out a retry delay listens on these signals: up to prefetch at once.
+    setMaxListeners(settings.prefetch + 16, this.#stopWaiting.signal);
+    setMaxListeners(settings.prefetch + 16, this.#wakeWaits.signal);
     this.#ackContext = {
       signal: this.#stopWaiting.signal,
-      prefetch: this.#prefetch,
-      logger: this.#logger,
+      prefetch: settings.prefetch,
+      logger: settings.logger,
       reportError: (error, source) => this.#reportError(error, source),
+      wait: (ms) => sleep(ms, this.#wakeWaits.signal),
+      noteFailure: (delivery, error) => this.#noteFailure(delivery, error, true),
     };
   }
 
@@ -192,9 +168,10 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (this.#handler !== undefined || this.#iterating) {
       throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
     }
+    if (typeof handler !== 'function') throw new OutreachError('INVALID_ARGUMENT', 'start: handler must be a function');
     const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > this.#prefetch) {
-      throw new OutreachError('INVALID_ARGUMENT', `concurrency must be an integer from 1 to prefetch (${this.#prefetch})`);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > this.#settings.prefetch) {
+      throw new OutreachError('INVALID_ARGUMENT', `concurrency must be an integer from 1 to prefetch (${this.#settings.prefetch})`);
     }
     this.#handler = handler;
     this.#concurrency = concurrency;
@@ -216,6 +193,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * hands back the delivery in hand and everything buffered, and closes the consumer.
    *
    * @remarks Under the default strategy a delivery is accepted when the loop asks for the next one.
+   * To report a failure without ending the loop, catch it and call `delivery.retry(error)`: the
+   * failure counts towards outage detection like a handler's (see `docs/delivery-guarantees.md`).
    * The loop ends when the consumer is closed; it throws the fatal error if the consumer fails.
    * @throws {@link OutreachError} `ITERATOR_IN_USE` for a second iterator
    */
@@ -224,80 +203,51 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
     }
     this.#iterating = true;
-    let current: OutreachDelivery<A> | undefined;
+    return new DeliveryIterator<A>({
+      start: () => this.#ensureConnected(),
+      take: () => this.#table.take(),
+      fatal: () => this.#fatal,
+      ended: () => this.#ending,
+      changed: () => this.#table.changed(),
+      finish: (delivery, success) => this.#finishIteration(delivery, success),
+      close: () => this.close(),
+    });
+  }
 
-    const finishCurrent = async (success: boolean): Promise<void> => {
-      const delivery = current;
-      current = undefined;
-      if (delivery === undefined) return;
-      try {
-        if (success) await this.#strategy.onSuccess(delivery as OutreachDelivery<unknown>, this.#ackContext);
-        // break or a throw in the loop body: whether the work was done is unknown; hand it back.
-        // (Counting it with retry() would not help: the broker re-dispatches it to this closing
-        // link at once and, when the link detaches, rolls the count back. Measured.)
-        else if (!delivery.settled && delivery.outcome === undefined) delivery.release();
-      } catch (error) {
-        this.#reportError(asOutreachError(error, 'settle'), 'settle');
-        this.#settleAfterStrategyError(delivery as OutreachDelivery<unknown>);
-      } finally {
-        this.#active--;
-        this.#workDone(delivery as OutreachDelivery<unknown>);
-      }
-    };
+  /**
+   * Stops taking messages, e.g. while your CRM answers with a rate limit: no credit is granted,
+   * the credit the broker holds is taken back (AMQP drain), messages not yet handed to your code go
+   * back to the queue unchanged, and work in hand finishes and is settled as usual. Idempotent.
+   * Outage probes wait too. See {@link OutreachConsumer.resume}.
+   *
+   * @example
+   * ```ts
+   * consumer.pause();
+   * setTimeout(() => consumer.resume(), retryAfterMs);
+   * ```
+   */
+  pause(): void {
+    if (this.#paused || this.#ending) return;
+    this.#paused = true;
+    this.#gate.setPaused(true);
+    this.#handBackBuffered();
+    this.#settings.logger.info({}, 'paused');
+  }
 
-    const nextDelivery = async (): Promise<IteratorResult<OutreachDelivery<A>>> => {
-      await finishCurrent(true);
-      if (this.#state === 'idle') {
-        try {
-          await this.#ensureConnected();
-        } catch (error) {
-          // Closed before the first link opened: the loop simply ends.
-          if (error instanceof OutreachError && error.code === 'CLOSED') return { value: undefined, done: true };
-          throw error;
-        }
-      }
-      for (;;) {
-        if (this.#fatal !== undefined && this.#buffer.length === 0) throw this.#fatal;
-        const next = this.#buffer.shift();
-        if (next !== undefined) {
-          current = next;
-          this.#active++;
-          this.#held.get(next as OutreachDelivery<unknown>)!.active = true;
-          return { value: next, done: false };
-        }
-        if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
-          if (this.#fatal !== undefined) throw this.#fatal;
-          return { value: undefined, done: true };
-        }
-        await this.#waitForChange();
-      }
-    };
-
-    // Calls are served one after another, so that a caller who does not await each next()
-    // cannot have two deliveries in hand, one of which would never be finished.
-    let queue: Promise<unknown> = Promise.resolve();
-    const serially = <T>(step: () => Promise<T>): Promise<T> => {
-      const result = queue.then(step, step);
-      queue = result.catch(() => undefined);
-      return result;
-    };
-    return {
-      next: () => serially(nextDelivery),
-      return: async (): Promise<IteratorResult<OutreachDelivery<A>>> => {
-        // Close first: a next() still waiting for a message then ends, instead of this waiting for it.
-        const closing = this.close();
-        await serially(() => finishCurrent(false));
-        await closing;
-        return { value: undefined, done: true };
-      },
-    };
+  /** Takes messages again after {@link OutreachConsumer.pause} (an outage, if any, goes on probing). Idempotent. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#settings.logger.info({}, 'resumed');
+    if (!this.#ending) this.#gate.setPaused(false);
   }
 
   /**
    * Stops taking messages and shuts down without losing any: grants no more credit, releases
    * what was buffered but not handed out, lets in-flight work finish and be settled (and the
    * strategy flush, e.g. a batch) until the deadline, then detaches and closes the connection.
-   * Idempotent: a second call returns the same report.
+   * Retry delays under way end at once (the delivery is retried, counted). Idempotent: a second
+   * call returns the same report.
    *
    * @returns counts of what became of every delivery; work still running at the deadline is
    * `unfinished` and left unsettled, so the broker delivers it again.
@@ -328,145 +278,74 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     await this.close();
   }
 
-  /** A snapshot for readiness probes: connected, credit, work in hand, last delivery, reconnects. */
+  /** A snapshot for readiness probes: connected, credit, work in hand, last delivery, reconnects, pause and outage. */
   health(): ConsumerHealth {
-    const link = this.#link;
+    const link = this.#supervisor.link;
+    const detector = this.#detector;
     return {
       state: this.#state,
       connected: link?.alive ?? false,
       endpoint: link?.alive === true ? link.endpoint.label : undefined,
-      credit: link?.outstandingCredit ?? 0,
-      held: this.#held.size,
-      inFlight: this.#active,
-      buffered: this.#buffer.length,
+      credit: this.#gate.credit,
+      held: this.#table.size,
+      inFlight: this.#table.inHandler,
+      buffered: this.#table.buffered,
       lastDeliveryAt: this.#lastDeliveryAt,
-      reconnects: this.#reconnects,
-      counts: { ...this.#counts },
+      reconnects: this.#supervisor.reconnects,
+      counts: { ...this.#table.counts },
+      paused: this.#paused,
+      outage:
+        detector?.active === true
+          ? { since: detector.since!, failedProbes: detector.failedProbes, nextProbeAt: this.#nextProbeAt }
+          : undefined,
     };
   }
 
-  // ---- connection lifecycle -------------------------------------------------------------
+  // ---- connection ----------------------------------------------------------------------
+
+  get #ending(): boolean {
+    return this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed';
+  }
 
   #ensureConnected(): Promise<void> {
     if (this.#state === 'closing' || this.#state === 'closed') {
       return Promise.reject(new OutreachError('CLOSED', 'the consumer is closed'));
     }
     if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
-    this.#connecting ??= this.#connectLoop(false);
-    return this.#connecting;
+    if (this.#state === 'idle') this.#state = 'connecting';
+    return this.#supervisor.start();
   }
 
-  /** Tries endpoints in turn with back-off until a link opens, the consumer closes, or a fatal error. */
-  async #connectLoop(afterLoss: boolean): Promise<void> {
-    this.#state = afterLoss ? 'reconnecting' : 'connecting';
-    let failures = 0;
-    for (;;) {
-      if (this.#closingSignal.signal.aborted) throw new OutreachError('CLOSED', 'the consumer was closed while connecting');
-      const endpoint = this.#endpoints[this.#endpointIndex % this.#endpoints.length]!;
-      this.#endpointIndex++;
-      if (afterLoss || failures > 0) {
-        const delayMs = backoffDelay(failures, this.#reconnect);
-        this.#fire('reconnecting', { endpoint: endpoint.label, attempt: failures + 1, delayMs });
-        this.#logger.info({ endpoint: endpoint.label, attempt: failures + 1, delayMs }, 'reconnecting');
-        await sleep(delayMs, this.#closingSignal.signal);
-        if (this.#closingSignal.signal.aborted) throw new OutreachError('CLOSED', 'the consumer was closed while reconnecting');
-      }
-      const generation = ++this.#generation;
-      try {
-        const link = await AmqpLink.open(endpoint, this.#settings, {
-          onMessage: (delivery, message) => this.#onMessage(generation, delivery, message),
-          onDown: (error) => this.#onLinkDown(link, error),
-          onDrained: (dry) => this.#onDrained(generation, dry),
-        });
-        if (this.#closingSignal.signal.aborted) {
-          await link.close(2_000);
-          throw new OutreachError('CLOSED', 'the consumer was closed while connecting');
-        }
-        this.#link = link;
-        this.#state = 'open';
-        if (afterLoss) this.#reconnects++;
-        const info = { endpoint: endpoint.label, containerId: link.containerId };
-        this.#logger.info(info, 'connected');
-        this.#fire('connected', info);
-        this.#topUpCredit();
-        this.#maybeDrain();
-        return;
-      } catch (error) {
-        let err = asOutreachError(error, 'connection');
-        if (err.code === 'CLOSED') throw err;
-        // close() began while this attempt was under way: closing wins over the attempt's failure.
-        if (this.#closingSignal.signal.aborted) throw new OutreachError('CLOSED', 'the consumer was closed while connecting', { cause: err });
-        failures++;
-        if (err.retryable && failures >= this.#reconnect.maxAttempts) {
-          // Out of attempts: the consumer stops, so the error it reports is no longer retryable.
-          err = new OutreachError(err.code, `${err.message} (gave up after ${failures} attempts)`, { cause: err, retryable: false });
-        }
-        this.#reportError(err, 'connection', !err.retryable);
-        if (!err.retryable) {
-          this.#fail(err);
-          throw err;
-        }
-      }
+  #onOpen(link: AmqpLink, info: ConnectionInfo, afterLoss: boolean): void {
+    this.#state = 'open';
+    this.#fire('connected', info);
+    if (this.#detector?.active === true) {
+      // Probes of the lost link went with it: probe again on this one.
+      this.#probes.clear();
+      this.#gate.openProbe(0);
+      this.#scheduleProbe();
     }
+    this.#gate.attach(link);
+    if (afterLoss) this.#pump();
   }
 
-  #onLinkDown(link: AmqpLink, error: OutreachError | undefined): void {
-    if (this.#link !== link) return;
-    this.#link = undefined;
-    const info = { endpoint: link.endpoint.label, containerId: link.containerId, error };
-    this.#logger.warn({ endpoint: info.endpoint, containerId: info.containerId, code: error?.code }, 'disconnected');
+  #onDown(generation: number, info: DisconnectInfo): void {
+    this.#gate.detach();
     this.#fire('disconnected', info);
-    this.#loseGeneration(this.#generation);
-    if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') return;
-    if (error !== undefined) this.#reportError(error, 'connection', !error.retryable);
-    if (error !== undefined && !error.retryable) {
-      this.#fail(error);
-      return;
-    }
-    this.#connecting = this.#connectLoop(true);
-    this.#connecting.catch(() => undefined); // failures are reported as events and by #fail
-  }
-
-  /** Every delivery of a lost link: buffered ones are dropped (the broker redelivers), in-flight ones marked lost. */
-  /**
-   * @param countActive - whether deliveries still in user code count as `lost` (not at close():
-   *   they are reported as `unfinished`)
-   */
-  #loseGeneration(generation: number, countActive = true): void {
-    for (let i = this.#buffer.length - 1; i >= 0; i--) {
-      const delivery = this.#buffer[i] as OutreachDelivery<unknown>;
-      if (this.#held.get(delivery)?.generation === generation) {
-        this.#buffer.splice(i, 1);
-        delivery.markLost();
-        this.#counts.lost++;
-        this.#held.delete(delivery);
-      }
-    }
-    for (const [delivery, held] of this.#held) {
-      if (held.generation === generation && !delivery.settled) {
-        delivery.markLost();
-        if (countActive || !held.active) this.#counts.lost++;
-        if (held.done) this.#held.delete(delivery);
-      }
-    }
-    this.#notify();
+    this.#table.loseGeneration(generation);
+    if (!this.#ending) this.#state = 'reconnecting';
   }
 
   #fail(error: OutreachError): void {
-    if (this.#state === 'failed' || this.#state === 'closed' || this.#state === 'closing') return;
+    if (this.#ending) return;
     this.#fatal = error;
     this.#state = 'failed';
-    this.#closingSignal.abort();
-    this.#stopWaiting.abort(); // retry delays end now: there is no link left to settle on
+    this.#endWaits();
+    this.#stopWaiting.abort(); // there is no link left to settle on
     this.#detachStartSignal?.();
-    for (const delivery of this.#buffer.splice(0)) {
-      delivery.markLost();
-      this.#held.delete(delivery as OutreachDelivery<unknown>);
-    }
-    const link = this.#link;
-    this.#link = undefined;
-    void link?.close(2_000);
-    this.#notify();
+    this.#table.dropBuffered();
+    void this.#supervisor.takeLink()?.close(FAILED_LINK_CLOSE_TIMEOUT_MS);
+    this.#table.notify();
     this.#fire('closed', this.#report(0, false));
   }
 
@@ -474,45 +353,42 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
     this.#lastDeliveryAt = new Date();
-    this.#sinceDrain++;
-    if (this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed') {
+    if (this.#ending) {
       // Arrived after close() began (a transfer already under way, or a released message the
       // broker re-dispatched at once): leave it unsettled. ActiveMQ puts unsettled deliveries
       // back, count unchanged, when the link detaches. Releasing it here would only bounce it
       // back to this link again.
       return;
     }
-    const decoded = decodeOutreach<A>(
-      message.body,
-      this.#options.codec === undefined
-        ? { ...(this.#options.maxBodyBytes === undefined ? {} : { maxBytes: this.#options.maxBodyBytes }) }
-        : { codec: this.#options.codec, ...(this.#options.maxBodyBytes === undefined ? {} : { maxBytes: this.#options.maxBodyBytes }) },
-    );
+    const { admit, probe } = this.#gate.admit();
+    if (!admit) {
+      // Paused, or an outage and not a probe: straight back, unchanged and undecoded. Each such
+      // message used up credit the gate no longer renews, so this cannot loop.
+      new OutreachDelivery<undefined>(undefined, message, rheaDelivery, this.#owner, generation).release();
+      return;
+    }
+    const decoded = decodeOutreach<A>(message.body, this.#settings.decode);
     if (decoded._tag === 'Left') {
       const delivery = new OutreachDelivery<undefined>(undefined, message, rheaDelivery, this.#owner, generation);
-      this.#held.set(delivery as OutreachDelivery<unknown>, { generation, active: true, done: false });
+      if (probe) this.#probes.add(delivery);
       // Hooks for invalid messages run beside the handler: they do not take its concurrency slots.
-      this.#invalidActive++;
-      void this.#handleInvalid(delivery, decoded.left).finally(() => {
-        this.#invalidActive--;
-        this.#workDone(delivery as OutreachDelivery<unknown>);
-      });
+      this.#table.addInvalid(delivery, generation, probe);
+      void this.#handleInvalid(delivery, decoded.left).finally(() => this.#table.finish(delivery));
       return;
     }
     const delivery = new OutreachDelivery<A>(decoded.right, message, rheaDelivery, this.#owner, generation);
-    this.#held.set(delivery as OutreachDelivery<unknown>, { generation, active: false, done: false });
+    if (probe) this.#probes.add(delivery);
     try {
-      this.#strategy.onReceive?.(delivery as OutreachDelivery<unknown>, this.#ackContext);
+      this.#settings.strategy.onReceive?.(delivery, this.#ackContext);
     } catch (error) {
-      this.#reportError(asOutreachError(error, 'settle'), 'settle');
+      this.#reportError(asHandlerError(error), 'settle');
     }
-    this.#buffer.push(delivery);
-    this.#notify();
+    this.#table.addBuffered(delivery, generation, probe);
     this.#pump();
   }
 
   async #handleInvalid(delivery: OutreachDelivery<undefined>, error: OutreachDecodeError): Promise<void> {
-    this.#counts.invalid++;
+    this.#table.counts.invalid++;
     const invalid: InvalidMessage = {
       body: delivery.body,
       error,
@@ -524,22 +400,34 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     };
     this.#reportError(error, 'decode');
     const hadListener = this.#fire('invalid', invalid);
-    const d = delivery as OutreachDelivery<unknown>;
+    const d = delivery;
+    const hook = this.#settings.onInvalid;
     try {
-      await this.#options.onInvalid?.(invalid);
+      await hook?.(invalid);
     } catch (hookError) {
       this.#reportError(new OutreachError('HANDLER_FAILED', `onInvalid threw for message ${String(delivery.messageId)}`, { cause: hookError }), 'handler');
-      if (!d.settled) {
-        if (delivery.deliveryCount + 1 < INVALID_HOOK_ATTEMPTS) d.retry();
-        else d.reject('undecodable message; onInvalid kept failing');
+      if (d.settled || d.outcome !== undefined) return;
+      // A quarantine store that is down is a sink outage like any other.
+      if (this.#noteFailure(d, hookError, true)) return;
+      const attempt = delivery.deliveryCount + 1;
+      if (attempt < INVALID_HOOK_ATTEMPTS) {
+        this.#table.setPhase(d, 'failed');
+        await sleep(defaultRetryDelayMs(attempt), this.#wakeWaits.signal);
+        if (!d.settled) d.retry(hookError);
+      } else {
+        d.reject('undecodable message; onInvalid kept failing');
       }
       return;
     }
-    if (!hadListener && this.#options.onInvalid === undefined) {
-      this.#logger.warn({ messageId: delivery.messageId, kind: error.kind, issues: error.issues }, 'undecodable message');
+    if (!hadListener && hook === undefined) {
+      // Bounded: a hostile message can carry many issues; the error keeps them, the log a few.
+      this.#settings.logger.warn(
+        { messageId: delivery.messageId, kind: error.kind, issues: error.issues.slice(0, LOGGED_ISSUES), issueCount: error.issues.length },
+        'undecodable message',
+      );
     }
     if (!d.settled) {
-      if ((this.#options.invalidPolicy ?? 'reject') === 'accept') d.accept();
+      if (this.#settings.invalidPolicy === 'accept') d.accept();
       else d.reject(`undecodable message: ${error.kind}`);
     }
   }
@@ -548,44 +436,60 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #pump(): void {
     const handler = this.#handler;
     if (handler === undefined) return;
-    while (this.#active < this.#concurrency && this.#buffer.length > 0 && this.#state !== 'closing' && this.#state !== 'closed') {
-      const delivery = this.#buffer.shift()!;
-      this.#active++;
-      this.#held.get(delivery as OutreachDelivery<unknown>)!.active = true;
-      void this.#run(handler, delivery);
+    while (this.#table.inHandler < this.#concurrency && this.#table.buffered > 0 && !this.#ending) {
+      void this.#run(handler, this.#table.take()!);
     }
   }
 
   async #run(handler: OutreachHandler<A>, delivery: OutreachDelivery<A>): Promise<void> {
-    const d = delivery as OutreachDelivery<unknown>;
+    const d = delivery;
+    let failure: { error: unknown } | undefined;
     try {
-      let failed = false;
-      let failure: unknown;
-      try {
-        await handler(delivery);
-      } catch (error) {
-        failed = true;
-        failure = error;
-      }
-      if (failed) {
-        d.lastError = failure;
+      await handler(delivery);
+    } catch (error) {
+      failure = { error };
+    }
+    try {
+      if (failure === undefined) {
+        await this.#settings.strategy.onSuccess(delivery, this.#ackContext);
+      } else {
+        d.lastError = failure.error;
         this.#reportError(
           new OutreachError('HANDLER_FAILED', `handler threw for delivery ${String(delivery.messageId)} (attempt ${delivery.deliveryCount + 1})`, {
-            cause: failure,
+            cause: failure.error,
           }),
           'handler',
         );
-        await this.#strategy.onFailure(d, failure, this.#ackContext);
-      } else {
-        await this.#strategy.onSuccess(d, this.#ackContext);
+        if (!this.#noteFailure(d, failure.error, true)) {
+          // The strategy decides outside the handler slot: a retry delay holds the delivery's
+          // prefetch slot only, and other deliveries keep flowing.
+          this.#table.setPhase(d, 'failed');
+          this.#pump();
+          await this.#settings.strategy.onFailure(delivery, failure.error, this.#ackContext);
+        }
       }
     } catch (error) {
-      this.#reportError(asOutreachError(error, 'settle'), 'settle');
+      this.#reportError(asHandlerError(error), 'settle');
       this.#settleAfterStrategyError(d);
     } finally {
-      this.#active--;
-      this.#workDone(d);
+      this.#table.finish(d);
       this.#pump();
+    }
+  }
+
+  async #finishIteration(delivery: OutreachDelivery<A>, success: boolean): Promise<void> {
+    const d = delivery;
+    try {
+      if (success) await this.#settings.strategy.onSuccess(delivery, this.#ackContext);
+      // break or a throw in the loop body: whether the work was done is unknown; hand it back.
+      // (Counting it with retry() would not help: the broker re-dispatches it to this closing
+      // link at once and, when the link detaches, rolls the count back. Measured.)
+      else if (!d.settled && d.outcome === undefined) d.release();
+    } catch (error) {
+      this.#reportError(asHandlerError(error), 'settle');
+      this.#settleAfterStrategyError(d);
+    } finally {
+      this.#table.finish(d);
     }
   }
 
@@ -602,64 +506,110 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     }
   }
 
-  /** User code is finished with a delivery; forget it once it is also settled. */
-  #workDone(delivery: OutreachDelivery<unknown>): void {
-    const held = this.#held.get(delivery);
-    if (held === undefined) return;
-    held.active = false;
-    held.done = true;
-    if (delivery.outcome !== undefined) this.#forget(delivery);
-    this.#notify();
-  }
-
-  #forget(delivery: OutreachDelivery<unknown>): void {
-    if (this.#held.delete(delivery)) {
-      this.#topUpCredit();
-      this.#maybeDrain();
-    }
-    this.#notify();
-  }
+  // ---- outages -------------------------------------------------------------------------
 
   /**
-   * When nothing is held, asks the broker whether it has anything left (AMQP drain), once per
-   * run of messages: its answer without a message in between means the queue has run dry.
+   * Tells the detector of a failure (once per delivery). Returns whether an outage is under way;
+   * if so and `handBack`, the delivery is handed back (released, attempts not spent).
    */
-  #maybeDrain(): void {
-    const link = this.#link;
-    if (link === undefined || !link.alive || link.draining || this.#state !== 'open') return;
-    if (this.#held.size > 0 || this.#buffer.length > 0 || link.outstandingCredit === 0) return;
-    if (this.#sinceDrain === 0 && this.#drainedOnLink === link) return;
-    this.#sinceDrain = 0;
-    link.drain();
-  }
-
-  #onDrained(generation: number, answered: boolean): void {
-    const link = this.#link;
-    if (link === undefined || generation !== this.#generation) return;
-    const dry = answered && this.#sinceDrain === 0 && this.#held.size === 0;
-    if (dry) {
-      this.#drainedOnLink = link;
-      this.#logger.debug({ endpoint: link.endpoint.label }, 'queue drained');
-      this.#fire('drained');
+  #noteFailure(delivery: OutreachDelivery<unknown>, error: unknown, handBack: boolean): boolean {
+    const detector = this.#detector;
+    if (detector === undefined) return false;
+    let outage = detector.active;
+    if (this.#table.noteFailureOnce(delivery)) {
+      const { verdict, began } = detector.failure(delivery.messageId ?? delivery, delivery.deliveryCount, error);
+      outage = verdict === 'outage';
+      if (began !== undefined) this.#beginOutage(began, delivery);
     }
-    this.#topUpCredit();
-    // Messages that came during the drain may all be done already (no later settlement would
-    // ask again): ask again now if so.
-    this.#maybeDrain();
+    if (outage && handBack && !delivery.settled && delivery.outcome === undefined) delivery.release();
+    return outage;
   }
 
-  /** Grants credit so that held + outstanding credit = prefetch. */
-  #topUpCredit(): void {
-    const link = this.#link;
-    if (link === undefined || !link.alive || link.draining || this.#state !== 'open') return;
-    const free = this.#prefetch - this.#held.size - link.outstandingCredit;
-    // Grant in steps, not one flow frame per message, unless the broker has no credit at all.
-    const step = Math.max(1, Math.ceil(this.#prefetch / 10));
-    if (free >= step || (free > 0 && link.outstandingCredit === 0)) link.addCredit(free);
+  #beginOutage(info: OutageInfo, except: OutreachDelivery<unknown>): void {
+    this.#settings.logger.warn({ reason: info.reason, failures: info.failures }, 'sink outage: pausing; held messages handed back');
+    this.#gate.beginOutage();
+    this.#probes.clear();
+    this.#fire('outage', info);
+    // Hand back what waits (buffered, or failed and waiting to be retried): attempts not spent.
+    this.#handBackBuffered();
+    for (const d of this.#table.inPhase('failed')) {
+      if (d !== except && !d.settled && d.outcome === undefined) d.release();
+    }
+    this.#wakeWaiting();
+    this.#scheduleProbe();
   }
+
+  #scheduleProbe(): void {
+    const detector = this.#detector;
+    if (detector === undefined) return;
+    clearTimeout(this.#probeTimer);
+    const delayMs = detector.nextProbeDelayMs();
+    this.#nextProbeAt = new Date(Date.now() + delayMs);
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      this.#nextProbeAt = undefined;
+      if (!detector.active || this.#ending) return;
+      const size = detector.probeSize(this.#settings.prefetch);
+      this.#settings.logger.info({ size, failedProbes: detector.failedProbes }, 'outage: probing');
+      this.#gate.openProbe(size);
+    }, delayMs);
+  }
+
+  /** A probe was settled other than accepted (or lost): when the round is over, probe again later. */
+  #probeEnded(delivery: OutreachDelivery<unknown>): void {
+    if (!this.#probes.delete(delivery) || this.#probes.size > 0) return;
+    const detector = this.#detector;
+    if (detector?.active !== true || this.#ending || this.#probeTimer !== undefined) return;
+    detector.probeFailed();
+    this.#gate.openProbe(0);
+    this.#scheduleProbe();
+  }
+
+  #recovered(): void {
+    const info = this.#detector?.success();
+    if (info === undefined) return;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#nextProbeAt = undefined;
+    this.#probes.clear();
+    this.#settings.logger.info({ durationMs: info.durationMs, failedProbes: info.failedProbes }, 'sink recovered: resuming');
+    this.#gate.endOutage();
+    this.#fire('recovered', info);
+  }
+
+  #handBackBuffered(): void {
+    for (const delivery of this.#table.takeBuffered()) {
+      const d = delivery;
+      if (!d.settled && d.outcome === undefined) d.release();
+      this.#table.finish(d);
+    }
+  }
+
+  /** Ends every retry wait now; later waits get a fresh signal. */
+  #wakeWaiting(): void {
+    this.#wakeWaits.abort();
+    if (this.#ending) return;
+    this.#wakeWaits = new AbortController();
+    setMaxListeners(this.#settings.prefetch + 16, this.#wakeWaits.signal);
+  }
+
+  /** Closing or failed: end retry waits and outage probing for good. */
+  #endWaits(): void {
+    this.#supervisor.stop();
+    this.#gate.close();
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#nextProbeAt = undefined;
+    this.#wakeWaits.abort();
+  }
+
+  // ---- settlement ----------------------------------------------------------------------
 
   readonly #owner: DeliveryOwner = {
-    isAlive: (generation) => this.#link !== undefined && this.#link.alive && generation === this.#generation,
+    isAlive: (generation) => this.#supervisor.isCurrent(generation),
+    outcomeFor: (delivery, requested, cause) =>
+      // A retry during an outage is a hand-back: the sink is down, not the message.
+      requested === 'retried' && this.#noteFailure(delivery, cause, false) ? 'released' : requested,
     settle: (delivery, outcome, sent) => this.#onSettled(delivery, outcome, sent),
   };
 
@@ -675,13 +625,15 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         'settle',
       );
     } else {
-      this.#counts[requested as Exclude<SettleOutcome, 'lost'>]++;
-      if (requested === 'retried' || requested === 'rejected') this.#logger.warn({ ...fields, outcome: requested }, 'delivery not accepted');
-      else this.#logger.debug({ ...fields, outcome: requested }, 'settled');
+      this.#table.counts[requested as Exclude<SettleOutcome, 'lost'>]++;
+      if (requested === 'retried' || requested === 'rejected') this.#settings.logger.warn({ ...fields, outcome: requested }, 'delivery not accepted');
+      else this.#settings.logger.debug({ ...fields, outcome: requested }, 'settled');
     }
     this.#fire('settled', delivery, sent ? requested : 'lost');
+    if (sent && requested === 'accepted') this.#recovered();
+    else if (this.#probes.has(delivery)) this.#probeEnded(delivery);
     // A delivery settled before user code is done with it (at-most-once) keeps its slot until then.
-    if (this.#held.get(delivery)?.done === true) this.#forget(delivery);
+    this.#table.settled(delivery);
   }
 
   // ---- shutdown ------------------------------------------------------------------------
@@ -690,75 +642,68 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (this.#state === 'failed') return this.#report(0, false);
     const wasIdle = this.#state === 'idle';
     this.#state = 'closing';
-    this.#closingSignal.abort();
-    this.#notify();
+    this.#endWaits();
+    this.#table.notify();
     if (wasIdle) return this.#finishClose(0, false);
 
     // Buffered but never handed out: straight back to the queue.
-    for (const delivery of this.#buffer.splice(0)) {
-      const d = delivery as OutreachDelivery<unknown>;
-      if (!d.settled) d.release();
-      this.#workDone(d);
-    }
+    this.#handBackBuffered();
 
-    const deadlineMs = options.deadlineMs ?? 30_000;
+    const deadlineMs = options.deadlineMs ?? DEFAULT_CLOSE_DEADLINE_MS;
     let timedOut = false;
     const stop = (): void => {
       timedOut = true;
       this.#stopWaiting.abort();
-      this.#notify();
+      this.#table.notify();
     };
     this.#stopClosing = stop;
     const timer = setTimeout(stop, deadlineMs);
     if (options.signal?.aborted === true) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
-      while (this.#active + this.#invalidActive > 0 && !timedOut) await this.#waitForChange();
-      if (!timedOut && this.#strategy.flush !== undefined) {
-        const flush = this.#strategy.flush.bind(this.#strategy);
+      while (this.#table.inPhase('handler', 'invalid', 'failed').length > 0 && !timedOut) await this.#table.changed();
+      const flush = this.#settings.strategy.flush;
+      if (!timedOut && flush !== undefined) {
         try {
-          await Promise.race([Promise.resolve().then(() => flush(this.#ackContext)), waitAbort(this.#stopWaiting.signal)]);
+          await Promise.race([Promise.resolve().then(() => flush.call(this.#settings.strategy, this.#ackContext)), waitAbort(this.#stopWaiting.signal)]);
         } catch (error) {
           // A strategy that cannot flush must not keep the consumer from closing: what it held
           // stays unsettled and goes back to the queue when the link detaches.
-          this.#reportError(asOutreachError(error, 'settle'), 'settle');
+          this.#reportError(asHandlerError(error), 'settle');
         }
       }
       // Done but unsettled (manual strategy): wait for the user until the deadline.
-      while (!timedOut && [...this.#held].some(([d, h]) => h.done && d.outcome === undefined)) {
-        await this.#waitForChange();
-      }
+      while (!timedOut && this.#table.inPhase('done').some((d) => d.outcome === undefined)) await this.#table.changed();
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', stop);
       this.#stopClosing = undefined;
     }
     let unfinished = 0;
-    for (const [delivery, held] of this.#held) {
+    for (const delivery of this.#table.inPhase('buffered', 'handler', 'invalid', 'failed', 'done')) {
       if (delivery.outcome !== undefined) continue;
-      if (held.active) unfinished++;
+      if (this.#table.phaseOf(delivery) !== 'done') unfinished++;
       else if (!delivery.settled) delivery.release();
     }
     return this.#finishClose(unfinished, timedOut);
   }
 
   async #finishClose(unfinished: number, timedOut: boolean): Promise<CloseReport> {
-    const link = this.#link;
-    this.#link = undefined;
-    if (link !== undefined) await link.close(5_000);
-    this.#loseGeneration(this.#generation, false);
+    const link = this.#supervisor.takeLink();
+    if (link !== undefined) await link.close(LINK_CLOSE_TIMEOUT_MS);
+    this.#gate.detach();
+    this.#table.loseGeneration(this.#supervisor.generation, false);
     this.#detachStartSignal?.();
     this.#state = 'closed';
-    this.#notify();
+    this.#table.notify();
     const report = this.#report(unfinished, timedOut);
-    this.#logger.info(report, 'closed');
+    this.#settings.logger.info(report, 'closed');
     this.#fire('closed', report);
     return report;
   }
 
   #report(unfinished: number, timedOut: boolean): CloseReport {
-    const counts: SettleCounts = { ...this.#counts };
-    return { ...counts, unfinished, timedOut };
+    return { ...this.#table.counts, unfinished, timedOut };
   }
 
   // ---- plumbing ------------------------------------------------------------------------
@@ -767,8 +712,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     const had = this.#fire('error', error, source);
     if (!had) {
       const fields = { code: error.code, source, retryable: error.retryable };
-      if (fatal) this.#logger.error(fields, error.message);
-      else this.#logger.warn(fields, error.message);
+      if (fatal) this.#settings.logger.error(fields, error.message);
+      else this.#settings.logger.warn(fields, error.message);
     }
   }
 
@@ -780,28 +725,15 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     try {
       return this.emit(event, ...args);
     } catch (listenerError) {
-      this.#logger.error({ event, error: listenerError instanceof Error ? listenerError.name : typeof listenerError }, 'an event listener threw; ignored');
+      this.#settings.logger.error({ event, error: listenerError instanceof Error ? listenerError.name : typeof listenerError }, 'an event listener threw; ignored');
       return true;
     }
   }
-
-  #waitForChange(): Promise<void> {
-    return new Promise((resolve) => this.#wake.push(resolve));
-  }
-
-  #notify(): void {
-    const waiting = this.#wake;
-    this.#wake = [];
-    for (const wake of waiting) wake();
-  }
 }
 
-function asOutreachError(error: unknown, source: ErrorSource): OutreachError {
+function asHandlerError(error: unknown): OutreachError {
   if (error instanceof OutreachError) return error;
-  return new OutreachError(source === 'connection' ? 'CONNECTION_FAILED' : 'HANDLER_FAILED', `${source}: ${(error as Error | undefined)?.message ?? String(error)}`, {
-    cause: error,
-    retryable: source === 'connection',
-  });
+  return new OutreachError('HANDLER_FAILED', `settle: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error });
 }
 
 function waitAbort(signal: AbortSignal): Promise<void> {

@@ -69,13 +69,21 @@ describe('batched into PostgreSQL', () => {
     consumer.on('settled', (_d, outcome) => outcomes.push(outcome));
     const errors: string[] = [];
     consumer.on('error', (err, source) => errors.push(`${source}:${err.code}`));
+    let outages = 0;
+    let recoveries = 0;
+    consumer.on('outage', () => outages++);
+    consumer.on('recovered', () => recoveries++);
     await consumer.start(() => undefined, { concurrency: 4 });
     await waitFor(async () => (await stored()).outreach === messages.length, 'every outreach stored');
     const report = await consumer.close();
 
     expect(Math.max(...batchSizes)).toBeLessThanOrEqual(25);
     expect(errors).toContain('handler:HANDLER_FAILED');
-    expect(outcomes.filter((o) => o === 'retried')).toHaveLength(batchSizes[0]!); // the failed batch came back
+    // A failed commit of 25 different messages is an outage, not 25 failures of their own: the
+    // batch is handed back with its attempts not spent, and a probe resumes the flow.
+    expect(outcomes.filter((o) => o === 'retried')).toHaveLength(0);
+    expect(outcomes.filter((o) => o === 'released').length).toBeGreaterThanOrEqual(batchSizes[0]!);
+    expect([outages, recoveries]).toEqual([1, 1]);
     expect(report.accepted).toBe(messages.length);
     const result = await stored();
     expect(result.outreach).toBe(messages.length);
@@ -84,6 +92,42 @@ describe('batched into PostgreSQL', () => {
     const partial = await pool.query(`SELECT 1 FROM ${schema}.outreach WHERE outreach_id = 'partial'`);
     expect(partial.rowCount).toBe(0);
     await expectQueueSize(broker, queue, 0);
+  });
+
+  it('with outage handling off, retries each delivery of a failed commit (counted)', async () => {
+    await pool.query(`TRUNCATE ${schema}.outreach_student, ${schema}.outreach`);
+    const queue = uniqueQueue('batched-no-outage');
+    const messages = [...makeOutreachMessages(30, { seed: 53 })];
+    await sendAmqp(broker, queue, messages.map((m) => JSON.stringify(m)));
+    let failNext = true;
+    const batchSizes: number[] = [];
+    const outcomes: SettleOutcome[] = [];
+    const consumer = new OutreachConsumer(
+      consumerOptions(broker, queue, {
+        prefetch: 30,
+        outage: false,
+        strategy: batched({
+          size: 10,
+          maxWaitMs: 200,
+          retryDelayMs: 50,
+          commit: async (batch) => {
+            batchSizes.push(batch.length);
+            if (failNext) {
+              failNext = false;
+              throw new Error('commit failed');
+            }
+            await commitBatch(pool, batch, schema);
+          },
+        }),
+      }),
+    );
+    consumer.on('settled', (_d, outcome) => outcomes.push(outcome));
+    consumer.on('error', () => undefined);
+    await consumer.start(() => undefined, { concurrency: 4 });
+    await waitFor(async () => (await stored()).outreach === messages.length, 'every outreach stored');
+    await consumer.close();
+    expect(outcomes.filter((o) => o === 'retried')).toHaveLength(batchSizes[0]!);
+    expect(outcomes.filter((o) => o === 'released')).toHaveLength(0);
   });
 
   it('flushes the last partial batch on close', async () => {

@@ -1,7 +1,7 @@
 // The batched strategy's own rules, on deliveries that record how they were settled (its
 // behaviour with the broker and PostgreSQL is in test/integration/batched-postgres.test.ts).
 import { describe, expect, it } from 'vitest';
-import { batched, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
+import { batched, type Outreach, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
 import { silentLogger } from '../../src/consumer/logger.js';
 
 function delivery(id: string, outcome?: SettleOutcome) {
@@ -19,11 +19,18 @@ function delivery(id: string, outcome?: SettleOutcome) {
     retry: () => settledAs.push('retried') > 0,
     reject: () => settledAs.push('rejected') > 0,
   };
-  return { d: d as unknown as OutreachDelivery<unknown>, settledAs };
+  return { d: d as unknown as OutreachDelivery<Outreach>, settledAs };
 }
 
 function context(abort = new AbortController(), errors: string[] = []) {
-  return { signal: abort.signal, prefetch: 10, logger: silentLogger, reportError: (e: { code: string }) => void errors.push(e.code) };
+  return {
+    signal: abort.signal,
+    prefetch: 10,
+    logger: silentLogger,
+    reportError: (e: { code: string }) => void errors.push(e.code),
+    wait: () => Promise.resolve(),
+    noteFailure: () => false,
+  };
 }
 
 describe('batched', () => {

@@ -40,7 +40,12 @@ describe('consumer types', () => {
   it('lets a user write a strategy', () => {
     const mine: AckStrategy = { name: 'mine', onSuccess: (d) => void d.accept(), onFailure: (d) => void d.retry() };
     expectTypeOf(atLeastOnce()).toEqualTypeOf<AckStrategy>();
-    expectTypeOf(batched({ size: 1, commit: async () => undefined })).toEqualTypeOf<AckStrategy>();
+    expectTypeOf(batched({ size: 1, commit: async () => undefined })).toEqualTypeOf<AckStrategy<Outreach>>();
+    // A batch commit sees the consumer's type, without a cast.
+    batched({ size: 1, commit: async (batch) => void expectTypeOf(batch[0]!.outreach).toEqualTypeOf<Outreach>() });
+    // A strategy of unknown serves a consumer of any type; it does not change the consumer's type.
+    const typed = new OutreachConsumer({ ...base, strategy: atLeastOnce() });
+    expectTypeOf(typed).toMatchTypeOf<AsyncIterable<OutreachDelivery<Outreach>>>();
     expect(new OutreachConsumer({ ...base, strategy: mine }).state).toBe('idle');
   });
 

@@ -19,11 +19,13 @@ function delivery(deliveryCount: number) {
   };
   return { d: d as unknown as OutreachDelivery<unknown>, settledAs };
 }
-const context = (errors: string[] = []) => ({
+const context = (errors: string[] = [], outage = false, waits: number[] = []) => ({
   signal: new AbortController().signal,
   prefetch: 10,
   logger: silentLoggerForTests,
   reportError: (e: { code: string }) => void errors.push(e.code),
+  wait: (ms: number) => (waits.push(ms), Promise.resolve()),
+  noteFailure: () => outage,
 });
 
 describe('retry policy', () => {
@@ -48,6 +50,23 @@ describe('retry policy', () => {
     expect(asked).toEqual([4]);
     const broken = retrySettings({ retryDelayMs: () => { throw new Error('bug'); } });
     expect(broken.retryDelayMs(1)).toBe(1000);
+  });
+
+  it('waits through the context (outside the handler slot) before retrying', async () => {
+    const waits: number[] = [];
+    const { d, settledAs } = delivery(1);
+    await retryOrDeadLetter(d, new Error('x'), retrySettings({}), context([], false, waits));
+    expect(waits).toEqual([2000]);
+    expect(settledAs).toEqual(['retried']);
+  });
+
+  it('neither retries nor dead-letters a delivery during an outage: the consumer hands it back', async () => {
+    const hooked: number[] = [];
+    const settings = retrySettings({ maxAttempts: 1, onDeadLetter: (d) => void hooked.push(d.deliveryCount) });
+    const { d, settledAs } = delivery(4);
+    await retryOrDeadLetter(d, new Error('sink down'), settings, context([], true));
+    expect(settledAs).toEqual([]);
+    expect(hooked).toEqual([]);
   });
 
   it('refuses settings that cannot work', () => {

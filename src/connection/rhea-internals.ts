@@ -1,0 +1,63 @@
+import type { Connection, Receiver } from 'rhea';
+
+// Every undocumented part of rhea this library touches, named here and nowhere else.
+// test/unit/rhea-internals.test.ts checks each against the installed rhea over loopback (no
+// broker), so an upgrade of rhea that changes one of them fails that test, not a user.
+
+/** @internal The names of the timers rhea keeps on a connection for AMQP heartbeats. */
+export const RHEA_TIMER_KEYS = ['heartbeat_in', 'heartbeat_out', 'abort_idle'] as const;
+
+/** @internal The socket parts of a rhea connection that the typings leave out. */
+export interface RheaSocket {
+  destroy?: () => void;
+  destroyed?: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** @internal A connection's socket (`connection.socket`), if it has one. */
+export function socketOf(connection: Connection): RheaSocket | undefined {
+  return (connection as Connection & { socket?: RheaSocket }).socket;
+}
+
+/**
+ * @internal Clears rhea's heartbeat and abort timers of a connection whose socket we destroyed.
+ * rhea clears them itself only when its socket ends or fails, which a local destroy() never
+ * signals; left alone, the idle timer keeps the process alive for 2 x idle_time_out and then
+ * writes to the dead socket.
+ */
+export function clearRheaTimers(connection: Connection): void {
+  const timers = connection as unknown as Record<(typeof RHEA_TIMER_KEYS)[number], ReturnType<typeof setTimeout> | undefined>;
+  for (const key of RHEA_TIMER_KEYS) {
+    const timer = timers[key];
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timers[key] = undefined;
+    }
+  }
+}
+
+/**
+ * @internal The `source` of the attach frame the peer sent for a receiver (`receiver.remote.attach`),
+ * or `undefined` before one came.
+ */
+export function remoteAttachSource(receiver: Receiver): { readonly present: boolean; readonly source: unknown } {
+  const attach = (receiver as unknown as { remote?: { attach?: { source?: unknown } } }).remote?.attach;
+  return attach === undefined ? { present: false, source: undefined } : { present: true, source: attach.source };
+}
+
+/**
+ * @internal Whether an attach field holds no terminus. rhea keeps untyped fields as it decoded them:
+ * an AMQP null arrives as a typed wrapper whose `value` is null (a real terminus has a list there).
+ */
+export function isNullTerminus(field: unknown): boolean {
+  if (field === null || field === undefined) return true;
+  return typeof field === 'object' && 'value' in field && (field as { value: unknown }).value === null;
+}
+
+/**
+ * @internal Ends a drain on rhea's side. rhea keeps a receiver's `drain` flag set after the peer
+ * answered, which would make every later flow frame a drain request.
+ */
+export function clearDrainFlag(receiver: Receiver): void {
+  receiver.drain = false;
+}

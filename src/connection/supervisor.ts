@@ -1,0 +1,169 @@
+import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
+import { sleep } from '../ack/retry-policy.js';
+import { OutreachError } from '../errors/outreach-error.js';
+import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from '../consumer/events.js';
+import type { OutreachLogger } from '../consumer/logger.js';
+import { AmqpLink, type LinkSettings } from './amqp-link.js';
+import { backoffDelay, type ReconnectOptions } from './backoff.js';
+import type { BrokerEndpoint } from './endpoints.js';
+
+/** @internal What the supervisor tells its owner. */
+export interface SupervisorEvents {
+  /** A message on the link of `generation`. */
+  message(generation: number, delivery: RheaDelivery, message: RheaMessage): void;
+  /** A drain on `link` is over; `answered` when the broker answered it. */
+  drained(link: AmqpLink, answered: boolean): void;
+  /** A link is open (the first, or after a loss when `afterLoss`). */
+  open(link: AmqpLink, info: ConnectionInfo, afterLoss: boolean): void;
+  /** The open link of `generation` was lost. The supervisor reconnects after this unless stopped or fatal. */
+  down(generation: number, info: DisconnectInfo): void;
+  /** About to try again. */
+  reconnecting(info: ReconnectInfo): void;
+  /** A connection error, retryable or not (`fatal`). */
+  error(error: OutreachError, fatal: boolean): void;
+  /** A fatal error: the supervisor stopped for good. */
+  fatal(error: OutreachError): void;
+}
+
+/**
+ * @internal Keeps one link to the queue open: tries endpoints in turn (an active/standby pair),
+ * backs off with jitter between failed attempts, opens a new connection with a new container id
+ * each time, and tells its owner of every link that opens or is lost. Authentication, TLS and
+ * refused-queue errors are fatal; so is running out of attempts.
+ */
+export class ConnectionSupervisor {
+  readonly #endpoints: readonly BrokerEndpoint[];
+  readonly #settings: LinkSettings;
+  readonly #reconnect: Required<ReconnectOptions>;
+  readonly #logger: OutreachLogger;
+  readonly #events: SupervisorEvents;
+  /** Fires when the owner stops the supervisor: ends back-offs and attempts. */
+  readonly #stopped = new AbortController();
+  #link: AmqpLink | undefined;
+  #generation = 0;
+  #endpointIndex = 0;
+  #reconnects = 0;
+  #connecting: Promise<void> | undefined;
+
+  constructor(endpoints: readonly BrokerEndpoint[], settings: LinkSettings, reconnect: Required<ReconnectOptions>, logger: OutreachLogger, events: SupervisorEvents) {
+    this.#endpoints = endpoints;
+    this.#settings = settings;
+    this.#reconnect = reconnect;
+    this.#logger = logger;
+    this.#events = events;
+  }
+
+  /** The open link, if any. */
+  get link(): AmqpLink | undefined {
+    return this.#link;
+  }
+
+  /** The generation of the newest link (one per attempt). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Links reopened after a loss. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /** Whether deliveries of `generation` can still be settled. */
+  isCurrent(generation: number): boolean {
+    return this.#link !== undefined && this.#link.alive && generation === this.#generation;
+  }
+
+  /** Opens the first link (once); resolves when it is open, rejects on a fatal error or `stop()`. */
+  start(): Promise<void> {
+    this.#connecting ??= this.#connectLoop(false);
+    return this.#connecting;
+  }
+
+  /** No more attempts (closing): a back-off or an attempt under way ends; the open link stays. */
+  stop(): void {
+    this.#stopped.abort();
+  }
+
+  /** Hands over the open link (to close it), if any; the supervisor forgets it. */
+  takeLink(): AmqpLink | undefined {
+    const link = this.#link;
+    this.#link = undefined;
+    return link;
+  }
+
+  async #connectLoop(afterLoss: boolean): Promise<void> {
+    const stopped = this.#stopped.signal;
+    const closed = (): OutreachError => new OutreachError('CLOSED', `the consumer was closed while ${afterLoss ? 'reconnecting' : 'connecting'}`);
+    let failures = 0;
+    for (;;) {
+      if (stopped.aborted) throw closed();
+      const endpoint = this.#endpoints[this.#endpointIndex % this.#endpoints.length]!;
+      this.#endpointIndex++;
+      if (afterLoss || failures > 0) {
+        const delayMs = backoffDelay(failures, this.#reconnect);
+        const info = { endpoint: endpoint.label, attempt: failures + 1, delayMs };
+        this.#events.reconnecting(info);
+        this.#logger.info(info, 'reconnecting');
+        await sleep(delayMs, stopped);
+        if (stopped.aborted) throw closed();
+      }
+      const generation = ++this.#generation;
+      try {
+        const link = await AmqpLink.open(endpoint, this.#settings, {
+          onMessage: (delivery, message) => this.#events.message(generation, delivery, message),
+          onDown: (error) => this.#onDown(link, generation, error),
+          onDrained: (answered) => this.#events.drained(link, answered),
+        });
+        if (stopped.aborted) {
+          await link.close(2_000);
+          throw closed();
+        }
+        this.#link = link;
+        if (afterLoss) this.#reconnects++;
+        const info = { endpoint: endpoint.label, containerId: link.containerId };
+        this.#logger.info(info, 'connected');
+        this.#events.open(link, info, afterLoss);
+        return;
+      } catch (error) {
+        let err = asConnectionError(error);
+        if (err.code === 'CLOSED') throw err;
+        // Stopped while this attempt was under way: closing wins over the attempt's failure.
+        if (stopped.aborted) throw new OutreachError('CLOSED', closed().message, { cause: err });
+        failures++;
+        if (err.retryable && failures >= this.#reconnect.maxAttempts) {
+          // Out of attempts: the consumer stops, so the error it reports is no longer retryable.
+          err = new OutreachError(err.code, `${err.message} (gave up after ${failures} attempts)`, { cause: err, retryable: false });
+        }
+        this.#events.error(err, !err.retryable);
+        if (!err.retryable) {
+          this.#stopped.abort();
+          this.#events.fatal(err);
+          throw err;
+        }
+      }
+    }
+  }
+
+  #onDown(link: AmqpLink, generation: number, error: OutreachError | undefined): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    const info = { endpoint: link.endpoint.label, containerId: link.containerId, error };
+    this.#logger.warn({ endpoint: info.endpoint, containerId: info.containerId, code: error?.code }, 'disconnected');
+    this.#events.down(generation, info);
+    if (this.#stopped.signal.aborted) return;
+    if (error !== undefined) this.#events.error(error, !error.retryable);
+    if (error !== undefined && !error.retryable) {
+      this.#stopped.abort();
+      this.#events.fatal(error);
+      return;
+    }
+    this.#connecting = this.#connectLoop(true);
+    this.#connecting.catch(() => undefined); // failures are reported as events and by fatal()
+  }
+}
+
+/** @internal Any error of a connection attempt as an {@link OutreachError} (unknown ones retryable). */
+export function asConnectionError(error: unknown): OutreachError {
+  if (error instanceof OutreachError) return error;
+  return new OutreachError('CONNECTION_FAILED', `connection: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error, retryable: true });
+}

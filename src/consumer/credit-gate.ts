@@ -1,0 +1,158 @@
+import type { AmqpLink } from '../connection/amqp-link.js';
+
+/**
+ * How messages flow: `flowing` (credit up to prefetch), `paused` (by the user: none), or
+ * `outage` (none, but for a probe).
+ */
+export type FlowMode = 'flowing' | 'paused' | 'outage';
+
+/**
+ * @internal Every credit decision of the consumer, in one place: how much to grant (up to
+ * `prefetch` minus what is held, in steps), when to take it back (pause, outage: an AMQP drain),
+ * how many probes an outage lets through, and whether an arrival goes to user code or straight
+ * back. It also asks the broker, when nothing is held, whether the queue has run dry (a drain
+ * answered with nothing) and says so through `onDry`.
+ */
+export class CreditGate {
+  readonly #prefetch: number;
+  readonly #held: () => number;
+  readonly #onDry: () => void;
+  #link: AmqpLink | undefined;
+  #paused = false;
+  #outage = false;
+  /** The consumer is closing or failed: no credit ever again. */
+  #closed = false;
+  /** Probes an outage may still let through. */
+  #probes = 0;
+  /** Messages received since the last drain request. */
+  #sinceDrain = 0;
+  /** The link on which the broker last answered a drain (none yet: drain once on a new link). */
+  #drainedOnLink: AmqpLink | undefined;
+
+  constructor(prefetch: number, held: () => number, onDry: () => void) {
+    this.#prefetch = prefetch;
+    this.#held = held;
+    this.#onDry = onDry;
+  }
+
+  get mode(): FlowMode {
+    return this.#paused ? 'paused' : this.#outage ? 'outage' : 'flowing';
+  }
+
+  /** Credit granted on the current link and not yet used. */
+  get credit(): number {
+    return this.#link?.outstandingCredit ?? 0;
+  }
+
+  /** A new link is open: grant its credit. */
+  attach(link: AmqpLink): void {
+    this.#link = link;
+    this.topUp();
+    this.maybeDrain();
+  }
+
+  detach(): void {
+    this.#link = undefined;
+  }
+
+  /** No more credit, for good (closing, failed). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** The user's pause: no credit at all until `resume`. */
+  setPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (paused) this.#takeBack();
+    else this.topUp();
+  }
+
+  /** An outage began: no credit but for probes. */
+  beginOutage(): void {
+    this.#outage = true;
+    this.#probes = 0;
+    this.#takeBack();
+  }
+
+  /** Let `n` probe messages through (replaces any probes not yet used). */
+  openProbe(n: number): void {
+    this.#probes = n;
+    this.topUp();
+  }
+
+  /** The outage is over: full flow. */
+  endOutage(): void {
+    this.#outage = false;
+    this.#probes = 0;
+    this.topUp();
+  }
+
+  /**
+   * A message arrived: `true` to hand it to user code, `false` to hand it straight back (paused,
+   * or an outage and not a probe).
+   */
+  admit(): { readonly admit: boolean; readonly probe: boolean } {
+    this.#sinceDrain++;
+    if (this.#paused) return { admit: false, probe: false };
+    if (!this.#outage) return { admit: true, probe: false };
+    if (this.#probes > 0) {
+      this.#probes--;
+      return { admit: true, probe: true };
+    }
+    return { admit: false, probe: false };
+  }
+
+  /** Grants credit so that held + outstanding credit reaches the target of the mode. */
+  topUp(): void {
+    const link = this.#link;
+    if (link === undefined || !link.alive || link.draining || this.#paused || this.#closed) return;
+    if (this.#outage) {
+      const want = Math.min(this.#probes, this.#prefetch - this.#held()) - link.outstandingCredit;
+      if (want > 0) link.addCredit(want);
+      return;
+    }
+    const free = this.#prefetch - this.#held() - link.outstandingCredit;
+    // Grant in steps, not one flow frame per message, unless the broker has no credit at all.
+    const step = Math.max(1, Math.ceil(this.#prefetch / 10));
+    if (free >= step || (free > 0 && link.outstandingCredit === 0)) link.addCredit(free);
+  }
+
+  /**
+   * When nothing is held and messages flow, asks the broker whether it has anything left (AMQP
+   * drain), once per run of messages: its answer without a message in between means the queue has
+   * run dry.
+   */
+  maybeDrain(): void {
+    const link = this.#link;
+    if (link === undefined || !link.alive || link.draining || this.mode !== 'flowing' || this.#closed) return;
+    if (this.#held() > 0 || link.outstandingCredit === 0) return;
+    if (this.#sinceDrain === 0 && this.#drainedOnLink === link) return;
+    this.#sinceDrain = 0;
+    link.drain();
+  }
+
+  /** A drain of `link` is over; `answered` when the broker answered it. */
+  onDrained(link: AmqpLink, answered: boolean): void {
+    if (link !== this.#link) return;
+    if (answered && this.#sinceDrain === 0 && this.#held() === 0 && this.mode === 'flowing' && !this.#closed) {
+      this.#drainedOnLink = link;
+      this.#onDry();
+    }
+    this.topUp();
+    // Messages that came during the drain may all be done already (no later settlement would
+    // ask again): ask again now if so.
+    this.maybeDrain();
+  }
+
+  /**
+   * Takes back the credit the broker holds (AMQP drain: it sends what it can for it, then gives
+   * the rest up), so nothing more comes. What does come is handed back by `admit`; each of those
+   * uses up credit, so this cannot loop.
+   */
+  #takeBack(): void {
+    const link = this.#link;
+    if (link === undefined || !link.alive || link.draining || link.outstandingCredit === 0) return;
+    link.drain();
+  }
+}

@@ -1,0 +1,191 @@
+import type { OutreachDelivery } from './delivery.js';
+
+/**
+ * @internal Where a held delivery is:
+ * - `buffered`: received, not yet handed to user code;
+ * - `handler`: in the user's handler or loop body (takes a handler slot);
+ * - `invalid`: undecodable, in the `onInvalid` hook or its retry wait;
+ * - `failed`: user code threw; the strategy is deciding (a retry delay, the dead-letter hook);
+ * - `done`: no more user code; waiting to be settled (a batch, the manual strategy) or settled.
+ */
+export type Phase = 'buffered' | 'handler' | 'invalid' | 'failed' | 'done';
+
+interface Held {
+  readonly generation: number;
+  phase: Phase;
+  /** The outage detector has been told of a failure of this delivery. */
+  failureNoted: boolean;
+  /** Let through as an outage probe. */
+  readonly probe: boolean;
+}
+
+/** @internal Mutable settle counts; {@link SettleCounts} is their read-only view. */
+export interface Counts {
+  accepted: number;
+  retried: number;
+  rejected: number;
+  released: number;
+  lost: number;
+  invalid: number;
+}
+
+/**
+ * @internal Every delivery this process holds (at most `prefetch`): the buffer of those not yet
+ * handed out, the phase of each, the settle counts, and a wake-up for whoever waits for a change.
+ * A delivery stays held until user code is done with it and it is settled (or lost); forgetting
+ * one frees a prefetch slot, which the owner learns through `onFreed`.
+ */
+export class InFlightTable<A> {
+  readonly counts: Counts = { accepted: 0, retried: 0, rejected: 0, released: 0, lost: 0, invalid: 0 };
+  readonly #held = new Map<OutreachDelivery<unknown>, Held>();
+  readonly #buffer: OutreachDelivery<A>[] = [];
+  readonly #onFreed: () => void;
+  #inHandler = 0;
+  #wake: (() => void)[] = [];
+
+  constructor(onFreed: () => void) {
+    this.#onFreed = onFreed;
+  }
+
+  /** Deliveries held. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Deliveries received and not yet handed out. */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  /** Deliveries in user code now (handler slots taken). */
+  get inHandler(): number {
+    return this.#inHandler;
+  }
+
+  /** Holds a decoded delivery, queued for user code. */
+  addBuffered(delivery: OutreachDelivery<A>, generation: number, probe: boolean): void {
+    this.#held.set(delivery, { generation, phase: 'buffered', failureNoted: false, probe });
+    this.#buffer.push(delivery);
+    this.notify();
+  }
+
+  /** Holds an undecodable delivery, on its way to the `onInvalid` hook. */
+  addInvalid(delivery: OutreachDelivery<unknown>, generation: number, probe: boolean): void {
+    this.#held.set(delivery, { generation, phase: 'invalid', failureNoted: false, probe });
+    this.notify();
+  }
+
+  /** The next buffered delivery, now in user code; `undefined` if none. */
+  take(): OutreachDelivery<A> | undefined {
+    const delivery = this.#buffer.shift();
+    if (delivery !== undefined) this.setPhase(delivery, 'handler');
+    return delivery;
+  }
+
+  /** Takes every buffered delivery out of the buffer (to hand them back). */
+  takeBuffered(): OutreachDelivery<A>[] {
+    const all = this.#buffer.splice(0);
+    for (const d of all) this.setPhase(d, 'done');
+    return all;
+  }
+
+  phaseOf(delivery: OutreachDelivery<unknown>): Phase | undefined {
+    return this.#held.get(delivery)?.phase;
+  }
+
+  isProbe(delivery: OutreachDelivery<unknown>): boolean {
+    return this.#held.get(delivery)?.probe === true;
+  }
+
+  setPhase(delivery: OutreachDelivery<unknown>, phase: Phase): void {
+    const held = this.#held.get(delivery);
+    if (held === undefined || held.phase === phase) return;
+    if (held.phase === 'handler') this.#inHandler--;
+    if (phase === 'handler') this.#inHandler++;
+    held.phase = phase;
+    this.notify();
+  }
+
+  /** Marks that a failure of this delivery was told to the outage detector; `false` if it was already. */
+  noteFailureOnce(delivery: OutreachDelivery<unknown>): boolean {
+    const held = this.#held.get(delivery);
+    if (held === undefined || held.failureNoted) return false;
+    held.failureNoted = true;
+    return true;
+  }
+
+  /** User code is finished with a delivery; it is forgotten once it is also settled. */
+  finish(delivery: OutreachDelivery<unknown>): void {
+    this.setPhase(delivery, 'done');
+    if (delivery.outcome !== undefined) this.#forget(delivery);
+    this.notify();
+  }
+
+  /** A delivery was settled (or lost): forgotten if user code is done with it. */
+  settled(delivery: OutreachDelivery<unknown>): void {
+    if (this.#held.get(delivery)?.phase === 'done') this.#forget(delivery);
+    this.notify();
+  }
+
+  /** Held deliveries in one of `phases`. */
+  inPhase(...phases: Phase[]): OutreachDelivery<unknown>[] {
+    const out: OutreachDelivery<unknown>[] = [];
+    for (const [d, h] of this.#held) if (phases.includes(h.phase)) out.push(d);
+    return out;
+  }
+
+  /**
+   * Every delivery of a lost link: buffered ones are dropped (the broker redelivers), the others
+   * marked lost and forgotten once user code is done with them.
+   * @param countActive - whether deliveries still in user code count as `lost` (not at close():
+   *   they are reported as `unfinished`)
+   */
+  loseGeneration(generation: number, countActive = true): void {
+    for (let i = this.#buffer.length - 1; i >= 0; i--) {
+      const delivery = this.#buffer[i]!;
+      if (this.#held.get(delivery)?.generation === generation) {
+        this.#buffer.splice(i, 1);
+        delivery.markLost();
+        this.counts.lost++;
+        this.#held.delete(delivery);
+      }
+    }
+    for (const [delivery, held] of this.#held) {
+      if (held.generation === generation && !delivery.settled) {
+        delivery.markLost();
+        if (countActive || held.phase === 'done') this.counts.lost++;
+        if (held.phase === 'done') this.#held.delete(delivery);
+      }
+    }
+    this.notify();
+  }
+
+  /** Drops the buffer without settling (a failed consumer: its link is gone). */
+  dropBuffered(): void {
+    for (const delivery of this.#buffer.splice(0)) {
+      delivery.markLost();
+      this.#held.delete(delivery);
+    }
+    this.notify();
+  }
+
+  /** Resolves at the next change of the table (or of anything the owner notifies). */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.#wake.push(resolve));
+  }
+
+  notify(): void {
+    if (this.#wake.length === 0) return;
+    const waiting = this.#wake;
+    this.#wake = [];
+    for (const wake of waiting) wake();
+  }
+
+  #forget(delivery: OutreachDelivery<unknown>): void {
+    const held = this.#held.get(delivery);
+    if (held === undefined) return;
+    if (held.phase === 'handler') this.#inHandler--;
+    this.#held.delete(delivery);
+    this.#onFreed();
+  }
+}
