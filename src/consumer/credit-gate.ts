@@ -15,6 +15,9 @@ export type FlowMode = 'flowing' | 'paused' | 'outage';
  */
 export class CreditGate {
   readonly #prefetch: number;
+  /** Prefetch slots taken (held deliveries, but for failed ones waiting outside the budget). */
+  readonly #slots: () => number;
+  /** Every delivery held. */
   readonly #held: () => number;
   readonly #onDry: () => void;
   #link: AmqpLink | undefined;
@@ -29,8 +32,9 @@ export class CreditGate {
   /** The link on which the broker last answered a drain (none yet: drain once on a new link). */
   #drainedOnLink: AmqpLink | undefined;
 
-  constructor(prefetch: number, held: () => number, onDry: () => void) {
+  constructor(prefetch: number, slots: () => number, held: () => number, onDry: () => void) {
     this.#prefetch = prefetch;
+    this.#slots = slots;
     this.#held = held;
     this.#onDry = onDry;
   }
@@ -103,16 +107,16 @@ export class CreditGate {
     return { admit: false, probe: false };
   }
 
-  /** Grants credit so that held + outstanding credit reaches the target of the mode. */
+  /** Grants credit so that the slots taken + outstanding credit reach the target of the mode. */
   topUp(): void {
     const link = this.#link;
     if (link === undefined || !link.alive || link.draining || this.#paused || this.#closed) return;
     if (this.#outage) {
-      const want = Math.min(this.#probes, this.#prefetch - this.#held()) - link.outstandingCredit;
+      const want = Math.min(this.#probes, this.#prefetch - this.#slots()) - link.outstandingCredit;
       if (want > 0) link.addCredit(want);
       return;
     }
-    const free = this.#prefetch - this.#held() - link.outstandingCredit;
+    const free = this.#prefetch - this.#slots() - link.outstandingCredit;
     // Grant in steps, not one flow frame per message, unless the broker has no credit at all.
     const step = Math.max(1, Math.ceil(this.#prefetch / 10));
     if (free >= step || (free > 0 && link.outstandingCredit === 0)) link.addCredit(free);

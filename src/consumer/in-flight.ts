@@ -41,6 +41,7 @@ export class InFlightTable<A> {
   readonly #buffer: OutreachDelivery<A>[] = [];
   readonly #onFreed: () => void;
   #inHandler = 0;
+  #failed = 0;
   #wake: (() => void)[] = [];
 
   constructor(onFreed: () => void) {
@@ -60,6 +61,11 @@ export class InFlightTable<A> {
   /** Deliveries in user code now (handler slots taken). */
   get inHandler(): number {
     return this.#inHandler;
+  }
+
+  /** Deliveries whose user code failed and that wait for the strategy (a retry delay). */
+  get failed(): number {
+    return this.#failed;
   }
 
   /** Holds a decoded delivery, queued for user code. */
@@ -100,8 +106,8 @@ export class InFlightTable<A> {
   setPhase(delivery: OutreachDelivery<unknown>, phase: Phase): void {
     const held = this.#held.get(delivery);
     if (held === undefined || held.phase === phase) return;
-    if (held.phase === 'handler') this.#inHandler--;
-    if (phase === 'handler') this.#inHandler++;
+    this.#count(held.phase, -1);
+    this.#count(phase, 1);
     held.phase = phase;
     this.notify();
   }
@@ -184,8 +190,13 @@ export class InFlightTable<A> {
   #forget(delivery: OutreachDelivery<unknown>): void {
     const held = this.#held.get(delivery);
     if (held === undefined) return;
-    if (held.phase === 'handler') this.#inHandler--;
+    this.#count(held.phase, -1);
     this.#held.delete(delivery);
     this.#onFreed();
+  }
+
+  #count(phase: Phase, by: number): void {
+    if (phase === 'handler') this.#inHandler += by;
+    else if (phase === 'failed') this.#failed += by;
   }
 }

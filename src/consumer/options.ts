@@ -55,11 +55,21 @@ export interface OutreachConsumerOptions<A> {
   readonly allowInsecure?: boolean;
   /**
    * The most messages held in this process at once: buffered, being handled, or waiting to be
-   * settled. Credit is granted to the broker only as work completes, so memory stays bounded by
+   * settled (failed ones waiting out a retry delay are bounded apart: `maxWaitingRetries`).
+   * Credit is granted to the broker only as work completes, so memory stays bounded by
    * `prefetch` whatever the backlog.
    * @defaultValue {@link DEFAULT_PREFETCH}
    */
   readonly prefetch?: number;
+  /**
+   * How many failed deliveries may wait out their retry delay outside the `prefetch` budget. A
+   * delivery waiting to be retried holds no handler slot, and up to this many hold no prefetch
+   * slot either, so a few poison messages waiting 1, 2, 4… seconds do not stop the good ones
+   * flowing. Beyond it, waiting deliveries take prefetch slots (backpressure). The process then
+   * holds at most `prefetch + maxWaitingRetries` messages.
+   * @defaultValue 10 x `prefetch`
+   */
+  readonly maxWaitingRetries?: number;
   /**
    * When deliveries are settled: the delivery guarantee.
    * @defaultValue `atLeastOnce()`
@@ -176,8 +186,13 @@ export interface ConsumerHealth {
   readonly endpoint: string | undefined;
   /** Credit granted to the broker and not yet used. */
   readonly credit: number;
-  /** Deliveries held: buffered, being handled or awaiting settlement. At most `prefetch`. */
+  /**
+   * Deliveries held: buffered, being handled, awaiting settlement, or waiting out a retry delay.
+   * At most `prefetch` plus those waiting to be retried (at most `maxWaitingRetries`).
+   */
   readonly held: number;
+  /** Failed deliveries waiting out a retry delay (or the strategy's decision). */
+  readonly waitingRetries: number;
   /** Deliveries your code is working on now. */
   readonly inFlight: number;
   /** Deliveries received and not yet handed to your code. */

@@ -115,7 +115,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       this.#gate.topUp();
       this.#gate.maybeDrain();
     });
-    this.#gate = new CreditGate(settings.prefetch, () => this.#table.size, () => {
+    // Failed deliveries waiting to be retried take no prefetch slot, up to maxWaitingRetries.
+    const holding = (): number => this.#table.size - Math.min(this.#table.failed, settings.maxWaitingRetries);
+    this.#gate = new CreditGate(settings.prefetch, holding, () => this.#table.size, () => {
       settings.logger.debug({}, 'queue drained');
       this.#fire('drained');
     });
@@ -129,9 +131,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       error: (error, fatal) => this.#reportError(error, 'connection', fatal),
       fatal: (error) => this.#fail(error),
     });
-    // Each delivery waiting out a retry delay listens on these signals: up to prefetch at once.
-    setMaxListeners(settings.prefetch + 16, this.#stopWaiting.signal);
-    setMaxListeners(settings.prefetch + 16, this.#wakeWaits.signal);
+    // Each delivery waiting out a retry delay listens on these signals.
+    setMaxListeners(this.#listenerLimit, this.#stopWaiting.signal);
+    setMaxListeners(this.#listenerLimit, this.#wakeWaits.signal);
     this.#ackContext = {
       signal: this.#stopWaiting.signal,
       prefetch: settings.prefetch,
@@ -290,6 +292,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       held: this.#table.size,
       inFlight: this.#table.inHandler,
       buffered: this.#table.buffered,
+      waitingRetries: this.#table.failed,
       lastDeliveryAt: this.#lastDeliveryAt,
       reconnects: this.#supervisor.reconnects,
       counts: { ...this.#table.counts },
@@ -302,6 +305,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   }
 
   // ---- connection ----------------------------------------------------------------------
+
+  /** Deliveries that may wait on a signal at once: all that can be held, and a margin. */
+  get #listenerLimit(): number {
+    return this.#settings.prefetch + this.#settings.maxWaitingRetries + 16;
+  }
 
   get #ending(): boolean {
     return this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed';
@@ -412,6 +420,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       const attempt = delivery.deliveryCount + 1;
       if (attempt < INVALID_HOOK_ATTEMPTS) {
         this.#table.setPhase(d, 'failed');
+        this.#gate.topUp();
         await sleep(defaultRetryDelayMs(attempt), this.#wakeWaits.signal);
         if (!d.settled) d.retry(hookError);
       } else {
@@ -464,6 +473,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
           // The strategy decides outside the handler slot: a retry delay holds the delivery's
           // prefetch slot only, and other deliveries keep flowing.
           this.#table.setPhase(d, 'failed');
+          this.#gate.topUp();
           this.#pump();
           await this.#settings.strategy.onFailure(delivery, failure.error, this.#ackContext);
         }
@@ -590,7 +600,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#wakeWaits.abort();
     if (this.#ending) return;
     this.#wakeWaits = new AbortController();
-    setMaxListeners(this.#settings.prefetch + 16, this.#wakeWaits.signal);
+    setMaxListeners(this.#listenerLimit, this.#wakeWaits.signal);
   }
 
   /** Closing or failed: end retry waits and outage probing for good. */

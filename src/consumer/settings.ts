@@ -14,6 +14,8 @@ import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DEL
 
 /** Default `prefetch`: small, because each Civitas message can list many students. */
 export const DEFAULT_PREFETCH = 20;
+/** @internal Default `maxWaitingRetries`, per unit of `prefetch`. */
+export const WAITING_RETRIES_PER_PREFETCH = 10;
 /** @internal */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** @internal */
@@ -39,6 +41,7 @@ export interface ConsumerSettings<A> {
   readonly link: LinkSettings;
   readonly reconnect: Required<ReconnectOptions>;
   readonly prefetch: number;
+  readonly maxWaitingRetries: number;
   readonly strategy: AckStrategy<A>;
   readonly decode: DecodeOptions<A>;
   readonly onInvalid: ((invalid: InvalidMessage) => void | Promise<void>) | undefined;
@@ -105,6 +108,7 @@ export function resolveSettings<A>(options: OutreachConsumerOptions<A>): Consume
     },
     reconnect: resolvedReconnect,
     prefetch,
+    maxWaitingRetries: integer('maxWaitingRetries', options.maxWaitingRetries, WAITING_RETRIES_PER_PREFETCH * prefetch, 0, 10_000_000),
     strategy,
     decode: options.codec === undefined ? { maxBytes } : { maxBytes, codec: options.codec },
     onInvalid: options.onInvalid,
