@@ -18,7 +18,9 @@ for await (const delivery of consumer) {
       `${outreach.students.length} student(s), result ${props.get('outreachMediumResult') ?? '-'}, attempt ${delivery.deliveryCount + 1}`,
   );
   // Leaving the body normally means "done": the consumer accepts it when the loop asks for the
-  // next one. `break` (or a throw) releases the delivery in hand and closes the consumer.
+  // next one. To report a failure and go on, catch it and call `delivery.retry(error)`: it counts
+  // towards outage detection. `break` (or a throw) releases the delivery in hand and closes the
+  // consumer.
   if (connection.embedded && ++count === connection.samples) break;
 }
 console.log('iterator done; state:', consumer.state);
