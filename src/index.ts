@@ -11,7 +11,7 @@ export type { OutreachErrorCode, OutreachErrorOptions } from './errors/outreach-
 
 // The consumer
 export { OutreachConsumer } from './consumer/outreach-consumer.js';
-export type { OutreachHandler } from './consumer/outreach-consumer.js';
+export type { OutreachHandler } from './consumer/dispatcher.js';
 export { DEFAULT_PREFETCH } from './consumer/settings.js';
 export type {
   OutreachConsumerOptions,

@@ -1,41 +1,21 @@
 import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
-import { defaultRetryDelayMs, sleep } from '../ack/retry-policy.js';
+import { sleep } from '../ack/retry-policy.js';
 import type { AckContext } from '../ack/strategy.js';
 import type { AmqpLink } from '../connection/amqp-link.js';
 import { ConnectionSupervisor } from '../connection/supervisor.js';
 import { OutreachError } from '../errors/outreach-error.js';
-import { decodeOutreach } from '../message/decode.js';
-import type { OutreachDecodeError } from '../message/decode-error.js';
 import type { Outreach } from '../message/outreach.js';
 import { CreditGate } from './credit-gate.js';
-import { OutreachDelivery, type DeliveryOwner, type SettleOutcome } from './delivery.js';
+import type { DeliveryOwner, OutreachDelivery, SettleOutcome } from './delivery.js';
 import { DeliveryIterator } from './delivery-iterator.js';
+import { asSettleError, Dispatcher, type OutreachHandler } from './dispatcher.js';
 import type { ConnectionInfo, DisconnectInfo, ErrorSource, OutreachConsumerEvents } from './events.js';
 import { InFlightTable } from './in-flight.js';
-import type {
-  CloseOptions,
-  CloseReport,
-  ConsumerHealth,
-  ConsumerState,
-  InvalidMessage,
-  OutreachConsumerOptions,
-  StartOptions,
-} from './options.js';
-import { OutageDetector, type OutageInfo } from './outage.js';
-import {
-  DEFAULT_CLOSE_DEADLINE_MS,
-  FAILED_LINK_CLOSE_TIMEOUT_MS,
-  INVALID_HOOK_ATTEMPTS,
-  LINK_CLOSE_TIMEOUT_MS,
-  LOGGED_ISSUES,
-  resolveSettings,
-  type ConsumerSettings,
-} from './settings.js';
-
-/** Your code for one delivery, in the event API. */
-export type OutreachHandler<A> = (delivery: OutreachDelivery<A>) => void | Promise<void>;
+import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
+import { OutageControl } from './outage-control.js';
+import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIMEOUT_MS, resolveSettings, type ConsumerSettings } from './settings.js';
 
 /**
  * Drains a Civitas outreach queue on Amazon MQ (ActiveMQ) over AMQP 1.0, and never loses a
@@ -78,7 +58,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   readonly #supervisor: ConnectionSupervisor;
   readonly #gate: CreditGate;
   readonly #table: InFlightTable<A>;
-  readonly #detector: OutageDetector | undefined;
+  readonly #dispatcher: Dispatcher<A>;
+  /** `undefined` when outage handling is off. */
+  readonly #outage: OutageControl | undefined;
   readonly #ackContext: AckContext<A>;
   /** Fires when close() stops waiting for work (its deadline or signal), or the consumer fails. */
   readonly #stopWaiting = new AbortController();
@@ -89,18 +71,12 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #fatal: OutreachError | undefined;
   #closing: Promise<CloseReport> | undefined;
   #lastDeliveryAt: Date | undefined;
-  #handler: OutreachHandler<A> | undefined;
-  #concurrency = 1;
   #iterating = false;
   #paused = false;
   /** Removes the listener start() put on its signal. */
   #detachStartSignal: (() => void) | undefined;
   /** Ends close()'s wait at once (set while close() waits). */
   #stopClosing: (() => void) | undefined;
-  /** Probes of the current outage round not yet settled. */
-  readonly #probes = new Set<OutreachDelivery<unknown>>();
-  #probeTimer: ReturnType<typeof setTimeout> | undefined;
-  #nextProbeAt: Date | undefined;
 
   /**
    * Checks the options; connects only when you iterate or call {@link OutreachConsumer.start}.
@@ -121,7 +97,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       settings.logger.debug({}, 'queue drained');
       this.#fire('drained');
     });
-    this.#detector = settings.outage === undefined ? undefined : new OutageDetector(settings.outage);
     this.#supervisor = new ConnectionSupervisor(settings.endpoints, settings.link, settings.reconnect, settings.logger, {
       message: (generation, delivery, message) => this.#onMessage(generation, delivery, message),
       drained: (link, answered) => this.#gate.onDrained(link, answered),
@@ -142,6 +117,37 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       wait: (ms) => sleep(ms, this.#wakeWaits.signal),
       noteFailure: (delivery, error) => this.#noteFailure(delivery, error, true),
     };
+    this.#outage =
+      settings.outage === undefined
+        ? undefined
+        : new OutageControl(settings.outage, {
+            gate: this.#gate,
+            table: this.#table,
+            prefetch: settings.prefetch,
+            logger: settings.logger,
+            ending: () => this.#ending,
+            handBack: (except) => {
+              this.#dispatcher.handBackBuffered();
+              for (const d of this.#table.inPhase('failed')) {
+                if (d !== except && !d.settled && d.outcome === undefined) d.release();
+              }
+            },
+            wakeWaiting: () => this.#wakeWaiting(),
+            outage: (info) => this.#fire('outage', info),
+            recovered: (info) => this.#fire('recovered', info),
+          });
+    this.#dispatcher = new Dispatcher<A>({
+      settings,
+      table: this.#table,
+      gate: this.#gate,
+      context: this.#ackContext,
+      owner: this.#owner,
+      ending: () => this.#ending,
+      noteFailure: (delivery, error) => this.#noteFailure(delivery, error, true),
+      probeAdmitted: (delivery) => this.#outage?.probeAdmitted(delivery),
+      reportError: (error, source) => this.#reportError(error, source),
+      invalid: (invalid) => this.#fire('invalid', invalid),
+    });
   }
 
   /** The lifecycle state now. */
@@ -167,7 +173,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    */
   async start(handler: OutreachHandler<A>, options: StartOptions = {}): Promise<void> {
     if (this.#fatal !== undefined) throw this.#fatal;
-    if (this.#handler !== undefined || this.#iterating) {
+    if (this.#dispatcher.hasHandler || this.#iterating) {
       throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
     }
     if (typeof handler !== 'function') throw new OutreachError('INVALID_ARGUMENT', 'start: handler must be a function');
@@ -175,8 +181,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > this.#settings.prefetch) {
       throw new OutreachError('INVALID_ARGUMENT', `concurrency must be an integer from 1 to prefetch (${this.#settings.prefetch})`);
     }
-    this.#handler = handler;
-    this.#concurrency = concurrency;
+    this.#dispatcher.setHandler(handler, concurrency);
     const signal = options.signal;
     if (signal !== undefined) {
       const onAbort = (): void => void this.close();
@@ -187,7 +192,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       }
     }
     await this.#ensureConnected();
-    this.#pump();
+    this.#dispatcher.pump();
   }
 
   /**
@@ -201,7 +206,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * @throws {@link OutreachError} `ITERATOR_IN_USE` for a second iterator
    */
   [Symbol.asyncIterator](): AsyncIterator<OutreachDelivery<A>> {
-    if (this.#iterating || this.#handler !== undefined) {
+    if (this.#iterating || this.#dispatcher.hasHandler) {
       throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
     }
     this.#iterating = true;
@@ -211,7 +216,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       fatal: () => this.#fatal,
       ended: () => this.#ending,
       changed: () => this.#table.changed(),
-      finish: (delivery, success) => this.#finishIteration(delivery, success),
+      finish: (delivery, success) => this.#dispatcher.finishIteration(delivery, success),
       close: () => this.close(),
     });
   }
@@ -232,7 +237,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (this.#paused || this.#ending) return;
     this.#paused = true;
     this.#gate.setPaused(true);
-    this.#handBackBuffered();
+    this.#dispatcher.handBackBuffered();
     this.#settings.logger.info({}, 'paused');
   }
 
@@ -283,7 +288,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   /** A snapshot for readiness probes: connected, credit, work in hand, last delivery, reconnects, pause and outage. */
   health(): ConsumerHealth {
     const link = this.#supervisor.link;
-    const detector = this.#detector;
     return {
       state: this.#state,
       connected: link?.alive ?? false,
@@ -297,10 +301,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       reconnects: this.#supervisor.reconnects,
       counts: { ...this.#table.counts },
       paused: this.#paused,
-      outage:
-        detector?.active === true
-          ? { since: detector.since!, failedProbes: detector.failedProbes, nextProbeAt: this.#nextProbeAt }
-          : undefined,
+      outage: this.#outage?.health(),
     };
   }
 
@@ -327,14 +328,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #onOpen(link: AmqpLink, info: ConnectionInfo, afterLoss: boolean): void {
     this.#state = 'open';
     this.#fire('connected', info);
-    if (this.#detector?.active === true) {
-      // Probes of the lost link went with it: probe again on this one.
-      this.#probes.clear();
-      this.#gate.openProbe(0);
-      this.#scheduleProbe();
-    }
+    this.#outage?.reconnected();
     this.#gate.attach(link);
-    if (afterLoss) this.#pump();
+    if (afterLoss) this.#dispatcher.pump();
   }
 
   #onDown(generation: number, info: DisconnectInfo): void {
@@ -361,239 +357,19 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
     this.#lastDeliveryAt = new Date();
-    if (this.#ending) {
-      // Arrived after close() began (a transfer already under way, or a released message the
-      // broker re-dispatched at once): leave it unsettled. ActiveMQ puts unsettled deliveries
-      // back, count unchanged, when the link detaches. Releasing it here would only bounce it
-      // back to this link again.
-      return;
-    }
-    const { admit, probe } = this.#gate.admit();
-    if (!admit) {
-      // Paused, or an outage and not a probe: straight back, unchanged and undecoded. Each such
-      // message used up credit the gate no longer renews, so this cannot loop.
-      new OutreachDelivery<undefined>(undefined, message, rheaDelivery, this.#owner, generation).release();
-      return;
-    }
-    const decoded = decodeOutreach<A>(message.body, this.#settings.decode);
-    if (decoded._tag === 'Left') {
-      const delivery = new OutreachDelivery<undefined>(undefined, message, rheaDelivery, this.#owner, generation);
-      if (probe) this.#probes.add(delivery);
-      // Hooks for invalid messages run beside the handler: they do not take its concurrency slots.
-      this.#table.addInvalid(delivery, generation, probe);
-      void this.#handleInvalid(delivery, decoded.left).finally(() => this.#table.finish(delivery));
-      return;
-    }
-    const delivery = new OutreachDelivery<A>(decoded.right, message, rheaDelivery, this.#owner, generation);
-    if (probe) this.#probes.add(delivery);
-    try {
-      this.#settings.strategy.onReceive?.(delivery, this.#ackContext);
-    } catch (error) {
-      this.#reportError(asHandlerError(error), 'settle');
-    }
-    this.#table.addBuffered(delivery, generation, probe);
-    this.#pump();
+    // Arrived after close() began (a transfer already under way, or a released message the
+    // broker re-dispatched at once): leave it unsettled. ActiveMQ puts unsettled deliveries back,
+    // count unchanged, when the link detaches. Releasing it here would only bounce it back to
+    // this link again.
+    if (!this.#ending) this.#dispatcher.arrive(generation, rheaDelivery, message);
   }
 
-  async #handleInvalid(delivery: OutreachDelivery<undefined>, error: OutreachDecodeError): Promise<void> {
-    this.#table.counts.invalid++;
-    const invalid: InvalidMessage = {
-      body: delivery.body,
-      error,
-      messageId: delivery.messageId,
-      deliveryCount: delivery.deliveryCount,
-      applicationProperties: delivery.applicationProperties,
-      subject: delivery.subject,
-      receivedAt: delivery.receivedAt,
-    };
-    this.#reportError(error, 'decode');
-    const hadListener = this.#fire('invalid', invalid);
-    const d = delivery;
-    const hook = this.#settings.onInvalid;
-    try {
-      await hook?.(invalid);
-    } catch (hookError) {
-      this.#reportError(new OutreachError('HANDLER_FAILED', `onInvalid threw for message ${String(delivery.messageId)}`, { cause: hookError }), 'handler');
-      if (d.settled || d.outcome !== undefined) return;
-      // A quarantine store that is down is a sink outage like any other.
-      if (this.#noteFailure(d, hookError, true)) return;
-      const attempt = delivery.deliveryCount + 1;
-      if (attempt < INVALID_HOOK_ATTEMPTS) {
-        this.#table.setPhase(d, 'failed');
-        this.#gate.topUp();
-        await sleep(defaultRetryDelayMs(attempt), this.#wakeWaits.signal);
-        if (!d.settled) d.retry(hookError);
-      } else {
-        d.reject('undecodable message; onInvalid kept failing');
-      }
-      return;
-    }
-    if (!hadListener && hook === undefined) {
-      // Bounded: a hostile message can carry many issues; the error keeps them, the log a few.
-      this.#settings.logger.warn(
-        { messageId: delivery.messageId, kind: error.kind, issues: error.issues.slice(0, LOGGED_ISSUES), issueCount: error.issues.length },
-        'undecodable message',
-      );
-    }
-    if (!d.settled) {
-      if (this.#settings.invalidPolicy === 'accept') d.accept();
-      else d.reject(`undecodable message: ${error.kind}`);
-    }
-  }
-
-  /** Hands buffered deliveries to the handler, up to `concurrency` at once. */
-  #pump(): void {
-    const handler = this.#handler;
-    if (handler === undefined) return;
-    while (this.#table.inHandler < this.#concurrency && this.#table.buffered > 0 && !this.#ending) {
-      void this.#run(handler, this.#table.take()!);
-    }
-  }
-
-  async #run(handler: OutreachHandler<A>, delivery: OutreachDelivery<A>): Promise<void> {
-    const d = delivery;
-    let failure: { error: unknown } | undefined;
-    try {
-      await handler(delivery);
-    } catch (error) {
-      failure = { error };
-    }
-    try {
-      if (failure === undefined) {
-        await this.#settings.strategy.onSuccess(delivery, this.#ackContext);
-      } else {
-        d.lastError = failure.error;
-        this.#reportError(
-          new OutreachError('HANDLER_FAILED', `handler threw for delivery ${String(delivery.messageId)} (attempt ${delivery.deliveryCount + 1})`, {
-            cause: failure.error,
-          }),
-          'handler',
-        );
-        if (!this.#noteFailure(d, failure.error, true)) {
-          // The strategy decides outside the handler slot: a retry delay holds the delivery's
-          // prefetch slot only, and other deliveries keep flowing.
-          this.#table.setPhase(d, 'failed');
-          this.#gate.topUp();
-          this.#pump();
-          await this.#settings.strategy.onFailure(delivery, failure.error, this.#ackContext);
-        }
-      }
-    } catch (error) {
-      this.#reportError(asHandlerError(error), 'settle');
-      this.#settleAfterStrategyError(d);
-    } finally {
-      this.#table.finish(d);
-      this.#pump();
-    }
-  }
-
-  async #finishIteration(delivery: OutreachDelivery<A>, success: boolean): Promise<void> {
-    const d = delivery;
-    try {
-      if (success) await this.#settings.strategy.onSuccess(delivery, this.#ackContext);
-      // break or a throw in the loop body: whether the work was done is unknown; hand it back.
-      // (Counting it with retry() would not help: the broker re-dispatches it to this closing
-      // link at once and, when the link detaches, rolls the count back. Measured.)
-      else if (!d.settled && d.outcome === undefined) d.release();
-    } catch (error) {
-      this.#reportError(asHandlerError(error), 'settle');
-      this.#settleAfterStrategyError(d);
-    } finally {
-      this.#table.finish(d);
-    }
-  }
-
-  /**
-   * A strategy threw and left the delivery unsettled: hand it back counted (`retry`), so it
-   * neither holds its prefetch slot forever nor loops uncounted.
-   */
-  #settleAfterStrategyError(delivery: OutreachDelivery<unknown>): void {
-    if (delivery.settled || delivery.outcome === 'lost') return;
-    try {
-      delivery.retry();
-    } catch {
-      // settled meanwhile
-    }
-  }
-
-  // ---- outages -------------------------------------------------------------------------
-
-  /**
-   * Tells the detector of a failure (once per delivery). Returns whether an outage is under way;
-   * if so and `handBack`, the delivery is handed back (released, attempts not spent).
-   */
+  /** Tells outage detection of a failure; `true` during an outage (and, with `handBack`, the delivery handed back). */
   #noteFailure(delivery: OutreachDelivery<unknown>, error: unknown, handBack: boolean): boolean {
-    const detector = this.#detector;
-    if (detector === undefined) return false;
-    let outage = detector.active;
-    if (this.#table.noteFailureOnce(delivery)) {
-      const { verdict, began } = detector.failure(delivery.messageId ?? delivery, delivery.deliveryCount, error);
-      outage = verdict === 'outage';
-      if (began !== undefined) this.#beginOutage(began, delivery);
-    }
-    if (outage && handBack && !delivery.settled && delivery.outcome === undefined) delivery.release();
-    return outage;
+    return this.#outage?.noteFailure(delivery, error, handBack) ?? false;
   }
 
-  #beginOutage(info: OutageInfo, except: OutreachDelivery<unknown>): void {
-    this.#settings.logger.warn({ reason: info.reason, failures: info.failures }, 'sink outage: pausing; held messages handed back');
-    this.#gate.beginOutage();
-    this.#probes.clear();
-    this.#fire('outage', info);
-    // Hand back what waits (buffered, or failed and waiting to be retried): attempts not spent.
-    this.#handBackBuffered();
-    for (const d of this.#table.inPhase('failed')) {
-      if (d !== except && !d.settled && d.outcome === undefined) d.release();
-    }
-    this.#wakeWaiting();
-    this.#scheduleProbe();
-  }
-
-  #scheduleProbe(): void {
-    const detector = this.#detector;
-    if (detector === undefined) return;
-    clearTimeout(this.#probeTimer);
-    const delayMs = detector.nextProbeDelayMs();
-    this.#nextProbeAt = new Date(Date.now() + delayMs);
-    this.#probeTimer = setTimeout(() => {
-      this.#probeTimer = undefined;
-      this.#nextProbeAt = undefined;
-      if (!detector.active || this.#ending) return;
-      const size = detector.probeSize(this.#settings.prefetch);
-      this.#settings.logger.info({ size, failedProbes: detector.failedProbes }, 'outage: probing');
-      this.#gate.openProbe(size);
-    }, delayMs);
-  }
-
-  /** A probe was settled other than accepted (or lost): when the round is over, probe again later. */
-  #probeEnded(delivery: OutreachDelivery<unknown>): void {
-    if (!this.#probes.delete(delivery) || this.#probes.size > 0) return;
-    const detector = this.#detector;
-    if (detector?.active !== true || this.#ending || this.#probeTimer !== undefined) return;
-    detector.probeFailed();
-    this.#gate.openProbe(0);
-    this.#scheduleProbe();
-  }
-
-  #recovered(): void {
-    const info = this.#detector?.success();
-    if (info === undefined) return;
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
-    this.#nextProbeAt = undefined;
-    this.#probes.clear();
-    this.#settings.logger.info({ durationMs: info.durationMs, failedProbes: info.failedProbes }, 'sink recovered: resuming');
-    this.#gate.endOutage();
-    this.#fire('recovered', info);
-  }
-
-  #handBackBuffered(): void {
-    for (const delivery of this.#table.takeBuffered()) {
-      const d = delivery;
-      if (!d.settled && d.outcome === undefined) d.release();
-      this.#table.finish(d);
-    }
-  }
+  // ---- outages and retry waits --------------------------------------------------------
 
   /** Ends every retry wait now; later waits get a fresh signal. */
   #wakeWaiting(): void {
@@ -603,13 +379,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     setMaxListeners(this.#listenerLimit, this.#wakeWaits.signal);
   }
 
-  /** Closing or failed: end retry waits and outage probing for good. */
+  /** Closing or failed: no more reconnects, credit, probes or retry waits. */
   #endWaits(): void {
     this.#supervisor.stop();
     this.#gate.close();
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
-    this.#nextProbeAt = undefined;
+    this.#outage?.stop();
     this.#wakeWaits.abort();
   }
 
@@ -640,8 +414,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       else this.#settings.logger.debug({ ...fields, outcome: requested }, 'settled');
     }
     this.#fire('settled', delivery, sent ? requested : 'lost');
-    if (sent && requested === 'accepted') this.#recovered();
-    else if (this.#probes.has(delivery)) this.#probeEnded(delivery);
+    this.#outage?.settled(delivery, sent ? requested : 'lost');
     // A delivery settled before user code is done with it (at-most-once) keeps its slot until then.
     this.#table.settled(delivery);
   }
@@ -657,7 +430,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (wasIdle) return this.#finishClose(0, false);
 
     // Buffered but never handed out: straight back to the queue.
-    this.#handBackBuffered();
+    this.#dispatcher.handBackBuffered();
 
     const deadlineMs = options.deadlineMs ?? DEFAULT_CLOSE_DEADLINE_MS;
     let timedOut = false;
@@ -679,7 +452,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         } catch (error) {
           // A strategy that cannot flush must not keep the consumer from closing: what it held
           // stays unsettled and goes back to the queue when the link detaches.
-          this.#reportError(asHandlerError(error), 'settle');
+          this.#reportError(asSettleError(error), 'settle');
         }
       }
       // Done but unsettled (manual strategy): wait for the user until the deadline.
@@ -739,11 +512,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       return true;
     }
   }
-}
-
-function asHandlerError(error: unknown): OutreachError {
-  if (error instanceof OutreachError) return error;
-  return new OutreachError('HANDLER_FAILED', `settle: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error });
 }
 
 function waitAbort(signal: AbortSignal): Promise<void> {

@@ -1,0 +1,229 @@
+import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
+import { defaultRetryDelayMs } from '../ack/retry-policy.js';
+import type { AckContext } from '../ack/strategy.js';
+import { OutreachError } from '../errors/outreach-error.js';
+import { decodeOutreach } from '../message/decode.js';
+import type { OutreachDecodeError } from '../message/decode-error.js';
+import type { CreditGate } from './credit-gate.js';
+import { OutreachDelivery, type DeliveryOwner } from './delivery.js';
+import type { ErrorSource } from './events.js';
+import type { InFlightTable } from './in-flight.js';
+import type { InvalidMessage } from './options.js';
+import { INVALID_HOOK_ATTEMPTS, LOGGED_ISSUES, type ConsumerSettings } from './settings.js';
+
+/** Your code for one delivery, in the event API. */
+export type OutreachHandler<A> = (delivery: OutreachDelivery<A>) => void | Promise<void>;
+
+/** @internal What the dispatcher needs of the consumer. */
+export interface DispatchHost<A> {
+  readonly settings: ConsumerSettings<A>;
+  readonly table: InFlightTable<A>;
+  readonly gate: CreditGate;
+  readonly context: AckContext<A>;
+  readonly owner: DeliveryOwner;
+  /** Whether the consumer is closing, closed or failed. */
+  ending(): boolean;
+  /** Tells outage detection of a failure; `true` (and the delivery handed back) during an outage. */
+  noteFailure(delivery: OutreachDelivery<unknown>, error: unknown): boolean;
+  /** A delivery let through as an outage probe. */
+  probeAdmitted(delivery: OutreachDelivery<unknown>): void;
+  reportError(error: OutreachError, source: ErrorSource): void;
+  /** Emits the `invalid` event; `true` if someone listens. */
+  invalid(invalid: InvalidMessage): boolean;
+}
+
+/**
+ * @internal Takes each arriving message to where it goes: straight back (paused, outage), to the
+ * `onInvalid` hook (undecodable), or into the buffer and on to the handler, up to `concurrency`
+ * at once, with the strategy called after it. A failure leaves the handler slot before the
+ * strategy's retry delay begins.
+ */
+export class Dispatcher<A> {
+  readonly #host: DispatchHost<A>;
+  #handler: OutreachHandler<A> | undefined;
+  #concurrency = 1;
+
+  constructor(host: DispatchHost<A>) {
+    this.#host = host;
+  }
+
+  /** The event API's handler; deliveries go to it from now on. */
+  setHandler(handler: OutreachHandler<A>, concurrency: number): void {
+    this.#handler = handler;
+    this.#concurrency = concurrency;
+  }
+
+  get hasHandler(): boolean {
+    return this.#handler !== undefined;
+  }
+
+  arrive(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
+    const { settings, table, gate, owner } = this.#host;
+    const { admit, probe } = gate.admit();
+    if (!admit) {
+      // Paused, or an outage and not a probe: straight back, unchanged and undecoded. Each such
+      // message used up credit the gate no longer renews, so this cannot loop.
+      new OutreachDelivery<undefined>(undefined, message, rheaDelivery, owner, generation).release();
+      return;
+    }
+    const decoded = decodeOutreach<A>(message.body, settings.decode);
+    if (decoded._tag === 'Left') {
+      const delivery = new OutreachDelivery<undefined>(undefined, message, rheaDelivery, owner, generation);
+      if (probe) this.#host.probeAdmitted(delivery);
+      // Hooks for invalid messages run beside the handler: they do not take its concurrency slots.
+      table.addInvalid(delivery, generation, probe);
+      void this.#handleInvalid(delivery, decoded.left).finally(() => table.finish(delivery));
+      return;
+    }
+    const delivery = new OutreachDelivery<A>(decoded.right, message, rheaDelivery, owner, generation);
+    if (probe) this.#host.probeAdmitted(delivery);
+    try {
+      settings.strategy.onReceive?.(delivery, this.#host.context);
+    } catch (error) {
+      this.#host.reportError(asSettleError(error), 'settle');
+    }
+    table.addBuffered(delivery, generation, probe);
+    this.pump();
+  }
+
+  /** Hands buffered deliveries to the handler, up to `concurrency` at once. */
+  pump(): void {
+    const handler = this.#handler;
+    if (handler === undefined) return;
+    const table = this.#host.table;
+    while (table.inHandler < this.#concurrency && table.buffered > 0 && !this.#host.ending()) {
+      void this.#run(handler, table.take()!);
+    }
+  }
+
+  /** The iterator is done with a delivery: `success` when the loop asked for the next one. */
+  async finishIteration(delivery: OutreachDelivery<A>, success: boolean): Promise<void> {
+    try {
+      if (success) await this.#host.settings.strategy.onSuccess(delivery, this.#host.context);
+      // break or a throw in the loop body: whether the work was done is unknown; hand it back.
+      // (Counting it with retry() would not help: the broker re-dispatches it to this closing
+      // link at once and, when the link detaches, rolls the count back. Measured.)
+      else if (!delivery.settled && delivery.outcome === undefined) delivery.release();
+    } catch (error) {
+      this.#host.reportError(asSettleError(error), 'settle');
+      settleAfterStrategyError(delivery);
+    } finally {
+      this.#host.table.finish(delivery);
+    }
+  }
+
+  /** Hands every buffered delivery back to the broker (released, not counted). */
+  handBackBuffered(): void {
+    const table = this.#host.table;
+    for (const delivery of table.takeBuffered()) {
+      if (!delivery.settled && delivery.outcome === undefined) delivery.release();
+      table.finish(delivery);
+    }
+  }
+
+  async #run(handler: OutreachHandler<A>, delivery: OutreachDelivery<A>): Promise<void> {
+    const { settings, table, context } = this.#host;
+    let failure: { error: unknown } | undefined;
+    try {
+      await handler(delivery);
+    } catch (error) {
+      failure = { error };
+    }
+    try {
+      if (failure === undefined) {
+        await settings.strategy.onSuccess(delivery, context);
+      } else {
+        delivery.lastError = failure.error;
+        this.#host.reportError(
+          new OutreachError('HANDLER_FAILED', `handler threw for delivery ${String(delivery.messageId)} (attempt ${delivery.deliveryCount + 1})`, {
+            cause: failure.error,
+          }),
+          'handler',
+        );
+        if (!this.#host.noteFailure(delivery, failure.error)) {
+          // The strategy decides outside the handler slot: a retry delay holds no handler slot
+          // (and, up to maxWaitingRetries, no prefetch slot), so other deliveries keep flowing.
+          this.#waitOutside(delivery);
+          this.pump();
+          await settings.strategy.onFailure(delivery, failure.error, context);
+        }
+      }
+    } catch (error) {
+      this.#host.reportError(asSettleError(error), 'settle');
+      settleAfterStrategyError(delivery);
+    } finally {
+      table.finish(delivery);
+      this.pump();
+    }
+  }
+
+  async #handleInvalid(delivery: OutreachDelivery<undefined>, error: OutreachDecodeError): Promise<void> {
+    const { settings, table } = this.#host;
+    table.counts.invalid++;
+    const invalid: InvalidMessage = {
+      body: delivery.body,
+      error,
+      messageId: delivery.messageId,
+      deliveryCount: delivery.deliveryCount,
+      applicationProperties: delivery.applicationProperties,
+      subject: delivery.subject,
+      receivedAt: delivery.receivedAt,
+    };
+    this.#host.reportError(error, 'decode');
+    const hadListener = this.#host.invalid(invalid);
+    const hook = settings.onInvalid;
+    try {
+      await hook?.(invalid);
+    } catch (hookError) {
+      this.#host.reportError(new OutreachError('HANDLER_FAILED', `onInvalid threw for message ${String(delivery.messageId)}`, { cause: hookError }), 'handler');
+      if (delivery.settled || delivery.outcome !== undefined) return;
+      // A quarantine store that is down is a sink outage like any other.
+      if (this.#host.noteFailure(delivery, hookError)) return;
+      const attempt = delivery.deliveryCount + 1;
+      if (attempt < INVALID_HOOK_ATTEMPTS) {
+        this.#waitOutside(delivery);
+        await this.#host.context.wait(defaultRetryDelayMs(attempt));
+        if (!delivery.settled) delivery.retry(hookError);
+      } else {
+        delivery.reject('undecodable message; onInvalid kept failing');
+      }
+      return;
+    }
+    if (!hadListener && hook === undefined) {
+      // Bounded: a hostile message can carry many issues; the error keeps them, the log a few.
+      settings.logger.warn(
+        { messageId: delivery.messageId, kind: error.kind, issues: error.issues.slice(0, LOGGED_ISSUES), issueCount: error.issues.length },
+        'undecodable message',
+      );
+    }
+    if (!delivery.settled) {
+      if (settings.invalidPolicy === 'accept') delivery.accept();
+      else delivery.reject(`undecodable message: ${error.kind}`);
+    }
+  }
+
+  /** A failed delivery waits for its retry outside the handler slots (and the credit it held is granted again). */
+  #waitOutside(delivery: OutreachDelivery<unknown>): void {
+    this.#host.table.setPhase(delivery, 'failed');
+    this.#host.gate.topUp();
+  }
+}
+
+/**
+ * A strategy threw and left the delivery unsettled: hand it back counted (`retry`), so it neither
+ * holds its prefetch slot forever nor loops uncounted.
+ */
+function settleAfterStrategyError(delivery: OutreachDelivery<unknown>): void {
+  if (delivery.settled || delivery.outcome === 'lost') return;
+  try {
+    delivery.retry();
+  } catch {
+    // settled meanwhile
+  }
+}
+
+/** @internal A strategy's error as an {@link OutreachError} (source `settle`). */
+export function asSettleError(error: unknown): OutreachError {
+  if (error instanceof OutreachError) return error;
+  return new OutreachError('HANDLER_FAILED', `settle: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error });
+}

@@ -1,0 +1,133 @@
+import type { CreditGate } from './credit-gate.js';
+import type { OutreachDelivery, SettleOutcome } from './delivery.js';
+import type { InFlightTable } from './in-flight.js';
+import type { OutreachLogger } from './logger.js';
+import type { OutageHealth } from './options.js';
+import { OutageDetector, type OutageInfo, type OutageSettings, type RecoveryInfo } from './outage.js';
+
+/** @internal What outage control needs of the consumer. */
+export interface OutageHost {
+  readonly gate: CreditGate;
+  readonly table: InFlightTable<unknown>;
+  readonly prefetch: number;
+  readonly logger: OutreachLogger;
+  /** Whether the consumer is closing, closed or failed. */
+  ending(): boolean;
+  /** Hands back every held delivery not in user code (buffered, waiting to be retried) but `except`. */
+  handBack(except: OutreachDelivery<unknown>): void;
+  /** Ends every retry wait now. */
+  wakeWaiting(): void;
+  outage(info: OutageInfo): void;
+  recovered(info: RecoveryInfo): void;
+}
+
+/**
+ * @internal Acts on the outage detector's verdicts: when an outage begins, stops the flow (credit
+ * gate) and hands back what waits; schedules probes on a capped backoff and lets their messages
+ * through; ends the outage on the first accepted delivery.
+ */
+export class OutageControl {
+  readonly #detector: OutageDetector;
+  readonly #host: OutageHost;
+  /** Probes of the current round not yet settled. */
+  readonly #probes = new Set<OutreachDelivery<unknown>>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #nextProbeAt: Date | undefined;
+
+  constructor(settings: OutageSettings, host: OutageHost) {
+    this.#detector = new OutageDetector(settings);
+    this.#host = host;
+  }
+
+  /** The outage under way, for `health()`. */
+  health(): OutageHealth | undefined {
+    const detector = this.#detector;
+    return detector.active ? { since: detector.since!, failedProbes: detector.failedProbes, nextProbeAt: this.#nextProbeAt } : undefined;
+  }
+
+  /**
+   * Tells the detector of a failure (once per delivery). Returns whether an outage is under way;
+   * if so and `handBack`, the delivery is handed back (released, attempts not spent).
+   */
+  noteFailure(delivery: OutreachDelivery<unknown>, error: unknown, handBack: boolean): boolean {
+    let outage = this.#detector.active;
+    if (this.#host.table.noteFailureOnce(delivery)) {
+      const { verdict, began } = this.#detector.failure(delivery.messageId ?? delivery, delivery.deliveryCount, error);
+      outage = verdict === 'outage';
+      if (began !== undefined) this.#begin(began, delivery);
+    }
+    if (outage && handBack && !delivery.settled && delivery.outcome === undefined) delivery.release();
+    return outage;
+  }
+
+  /** A delivery the gate let through as a probe. */
+  probeAdmitted(delivery: OutreachDelivery<unknown>): void {
+    this.#probes.add(delivery);
+  }
+
+  /** A delivery was settled (or found lost): an acceptance ends an outage; a failed probe round schedules the next. */
+  settled(delivery: OutreachDelivery<unknown>, outcome: SettleOutcome): void {
+    if (outcome === 'accepted') this.#recover();
+    else if (this.#probes.delete(delivery) && this.#probes.size === 0) this.#probeRoundFailed();
+  }
+
+  /** A new link opened: probes of the lost one went with it; probe again on this one. */
+  reconnected(): void {
+    if (!this.#detector.active) return;
+    this.#probes.clear();
+    this.#host.gate.openProbe(0);
+    this.#schedule();
+  }
+
+  /** The consumer is closing or failed: no more probes. */
+  stop(): void {
+    this.#clearTimer();
+  }
+
+  #begin(info: OutageInfo, except: OutreachDelivery<unknown>): void {
+    this.#host.logger.warn({ reason: info.reason, failures: info.failures }, 'sink outage: pausing; held messages handed back');
+    this.#host.gate.beginOutage();
+    this.#probes.clear();
+    this.#host.outage(info);
+    this.#host.handBack(except);
+    this.#host.wakeWaiting();
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#clearTimer();
+    const delayMs = this.#detector.nextProbeDelayMs();
+    this.#nextProbeAt = new Date(Date.now() + delayMs);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#nextProbeAt = undefined;
+      if (!this.#detector.active || this.#host.ending()) return;
+      const size = this.#detector.probeSize(this.#host.prefetch);
+      this.#host.logger.info({ size, failedProbes: this.#detector.failedProbes }, 'outage: probing');
+      this.#host.gate.openProbe(size);
+    }, delayMs);
+  }
+
+  #probeRoundFailed(): void {
+    if (!this.#detector.active || this.#host.ending() || this.#timer !== undefined) return;
+    this.#detector.probeFailed();
+    this.#host.gate.openProbe(0);
+    this.#schedule();
+  }
+
+  #recover(): void {
+    const info = this.#detector.success();
+    if (info === undefined) return;
+    this.#clearTimer();
+    this.#probes.clear();
+    this.#host.logger.info({ durationMs: info.durationMs, failedProbes: info.failedProbes }, 'sink recovered: resuming');
+    this.#host.gate.endOutage();
+    this.#host.recovered(info);
+  }
+
+  #clearTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#nextProbeAt = undefined;
+  }
+}
