@@ -700,7 +700,10 @@ export async function startBroker(options = {}) {
      */
     produceOpenWire: (opts) => produceOpenWire(st, opts),
 
-    /** Queue statistics over JMX (`activemq query`); null if the queue does not exist. ~1-2 s. */
+    /**
+     * Queue statistics over JMX (`activemq query`); null if the queue does not exist; throws if an
+     * attribute is missing. ~1-2 s.
+     */
     queueStats: (queue) => queueStats(st, queue),
 
     /** Plain JSON for state.json (what a vitest globalSetup needs). */
@@ -741,7 +744,12 @@ async function queueStats(st, queue) {
   if (r.code !== 0) throw new Error(`activemq query failed (exit ${r.code}): ${(r.stdout + r.stderr).slice(-2000)}`);
   const v = parseQueryOutput(r.stdout);
   if (v.Name !== name) return null;
-  const n = (k) => Number(v[k] ?? 0);
+  // A missing or unreadable attribute is an error, never a 0 (a 0 would pass for "empty queue").
+  const n = (k) => {
+    const x = v[k] === undefined || v[k] === '' ? NaN : Number(v[k]);
+    if (!Number.isFinite(x)) throw new Error(`activemq query: no numeric ${k} for queue ${name} in:\n${r.stdout.slice(-2000)}`);
+    return x;
+  };
   return {
     enqueued: n('EnqueueCount'), dequeued: n('DequeueCount'), size: n('QueueSize'),
     consumers: n('ConsumerCount'), producers: n('ProducerCount'), dispatched: n('DispatchCount'),
