@@ -31,6 +31,20 @@ export interface QueueStats {
   expired: number;
 }
 
+/** One JMX reading of a queue by `sampleQueue`; counters are absent while the queue does not exist. */
+export type QueueSample =
+  | { at: number; exists: true; inFlight: number; dispatched: number; dequeued: number; enqueued: number; size: number }
+  | { at: number; exists: false };
+
+export interface QueueSampler {
+  /** Resolves once the sampler is connected over JMX (rejects if the JVM could not start). */
+  readonly ready: Promise<void>;
+  /** The samples so far, oldest first. */
+  readonly samples: readonly QueueSample[];
+  /** Ends the sampler; resolves with every sample. */
+  stop(): Promise<readonly QueueSample[]>;
+}
+
 export interface ProduceOptions {
   queue: string;
   message?: string;
@@ -42,6 +56,7 @@ export interface ProduceOptions {
 export interface BrokerTools {
   produceOpenWire(options: ProduceOptions): Promise<void>;
   queueStats(queue: string): Promise<QueueStats | null>;
+  sampleQueue(queue: string, options?: { intervalMs?: number }): QueueSampler;
 }
 
 export interface BrokerHandle extends BrokerInfo, BrokerTools {

@@ -700,8 +700,14 @@ export async function startBroker(options = {}) {
      */
     produceOpenWire: (opts) => produceOpenWire(st, opts),
 
-    /** Queue statistics over JMX (`activemq query`); null if the queue does not exist. ~1-2 s. */
+    /**
+     * Queue statistics over JMX (`activemq query`); null if the queue does not exist; throws if an
+     * attribute is missing. ~1-2 s.
+     */
     queueStats: (queue) => queueStats(st, queue),
+
+    /** Queue counters every few ms from one JVM (see sampleQueue). */
+    sampleQueue: (queue, opts) => sampleQueue(st, queue, opts),
 
     /** Plain JSON for state.json (what a vitest globalSetup needs). */
     toJSON() {
@@ -741,7 +747,12 @@ async function queueStats(st, queue) {
   if (r.code !== 0) throw new Error(`activemq query failed (exit ${r.code}): ${(r.stdout + r.stderr).slice(-2000)}`);
   const v = parseQueryOutput(r.stdout);
   if (v.Name !== name) return null;
-  const n = (k) => Number(v[k] ?? 0);
+  // A missing or unreadable attribute is an error, never a 0 (a 0 would pass for "empty queue").
+  const n = (k) => {
+    const x = v[k] === undefined || v[k] === '' ? NaN : Number(v[k]);
+    if (!Number.isFinite(x)) throw new Error(`activemq query: no numeric ${k} for queue ${name} in:\n${r.stdout.slice(-2000)}`);
+    return x;
+  };
   return {
     enqueued: n('EnqueueCount'), dequeued: n('DequeueCount'), size: n('QueueSize'),
     consumers: n('ConsumerCount'), producers: n('ProducerCount'), dispatched: n('DispatchCount'),
@@ -749,15 +760,101 @@ async function queueStats(st, queue) {
   };
 }
 
+// A JMX sampler that stays up: `activemq query` starts a JVM per reading (1-2 s), too slow to
+// watch a counter that moves in milliseconds. Java 11+ runs a single source file directly (this
+// needs the JDK's compiler, which a JDK installs; keytool already needs a JDK here).
+const SAMPLER_SOURCE = `import javax.management.*;
+import javax.management.remote.*;
+
+public class QueueSampler {
+  public static void main(String[] a) throws Exception {
+    JMXConnector c = JMXConnectorFactory.connect(new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + a[0] + "/jmxrmi"));
+    MBeanServerConnection m = c.getMBeanServerConnection();
+    ObjectName pattern = new ObjectName("org.apache.activemq:type=Broker,brokerName=*,destinationType=Queue,destinationName=" + a[1]);
+    long interval = Long.parseLong(a[2]);
+    String[] attrs = {"InFlightCount", "DispatchCount", "DequeueCount", "EnqueueCount", "QueueSize"};
+    Thread stdin = new Thread(() -> { try { while (System.in.read() >= 0) {} } catch (Exception e) {} System.exit(0); });
+    stdin.setDaemon(true);
+    stdin.start();
+    System.out.println("ready");
+    System.out.flush();
+    while (true) {
+      java.util.Set<ObjectName> names = m.queryNames(pattern, null);
+      StringBuilder line = new StringBuilder().append(System.currentTimeMillis());
+      if (names.isEmpty()) line.append(" none");
+      else for (Object o : m.getAttributes(names.iterator().next(), attrs)) line.append(' ').append(((Attribute) o).getValue());
+      System.out.println(line);
+      System.out.flush();
+      Thread.sleep(interval);
+    }
+  }
+}
+`;
+
+/**
+ * Start sampling a queue's counters over JMX every `intervalMs` (default 20) from one long-lived
+ * JVM. `ready` resolves once the JMX connection is up; `samples` fills as readings come; `stop()`
+ * ends the JVM and resolves with every sample. A sample has `exists: false` while the broker
+ * does not know the queue (then its counters are absent, not 0).
+ */
+function sampleQueue(st, queue, { intervalMs = 20 } = {}) {
+  const name = queue.replace(/^queue:\/\//, '');
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`sampleQueue: unsupported queue name ${JSON.stringify(name)}`);
+  const dir = path.join(st.instanceDir, 'tmp');
+  fs.mkdirSync(dir, { recursive: true });
+  const source = path.join(dir, 'QueueSampler.java');
+  fs.writeFileSync(source, SAMPLER_SOURCE);
+  const child = spawn('java', ['-Xmx64M', source, String(st.jmxPort), name, String(intervalMs)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const samples = [];
+  let stderr = '';
+  let buffered = '';
+  let markReady;
+  let failReady;
+  const ready = new Promise((resolve, reject) => { markReady = resolve; failReady = reject; });
+  ready.catch(() => {}); // reported to whoever awaits ready or stop()
+  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdout.on('data', (d) => {
+    buffered += d;
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line === 'ready') { markReady(); continue; }
+      const f = line.split(' ');
+      if (f[1] === 'none') { samples.push({ at: Number(f[0]), exists: false }); continue; }
+      const [at, inFlight, dispatched, dequeued, enqueued, size] = f.map(Number);
+      samples.push({ at, exists: true, inFlight, dispatched, dequeued, enqueued, size });
+    }
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    failReady(new Error(`JMX sampler exited (${code ?? signal}) before it was ready: ${stderr.slice(-2000)}`));
+    resolve();
+  }));
+  child.once('error', (e) => failReady(e));
+  return {
+    ready,
+    samples,
+    async stop() {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+      await ready;
+      return samples;
+    },
+  };
+}
+
 /**
  * Tools for a broker started elsewhere (e.g. by a vitest globalSetup), from its `toJSON()`:
- * `produceOpenWire` and `queueStats`, as on the handle.
+ * `produceOpenWire`, `queueStats` and `sampleQueue`, as on the handle.
  */
 export function brokerTools(info) {
   const st = { ...info };
   return {
     produceOpenWire: (opts) => produceOpenWire(st, opts),
     queueStats: (queue) => queueStats(st, queue),
+    sampleQueue: (queue, opts) => sampleQueue(st, queue, opts),
   };
 }
 

@@ -1,14 +1,15 @@
 // Backpressure: with a large backlog and a slow handler, the consumer holds at most `prefetch`
-// messages, as seen by the consumer and by the broker; two consumers share a queue without loss.
+// messages, and the broker (sampled over JMX) keeps close to that; two consumers share a queue
+// without loss.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { makeOutreachMessages, OutreachConsumer } from '../../src/index.js';
-import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
+import { consumerOptions, expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();
 
 describe('flow control tied to work', () => {
-  it('a 10,000-message backlog with a slow handler holds at most prefetch unsettled', async () => {
+  it('a 10,000-message backlog with a slow handler: the consumer holds at most prefetch; the broker stays near it', async () => {
     const queue = uniqueQueue('backlog');
     const backlog = 10_000;
     const template = JSON.stringify([...makeOutreachMessages(1, { seed: 77 })][0]);
@@ -16,38 +17,68 @@ describe('flow control tied to work', () => {
     await expectQueueSize(broker, queue, backlog, 60_000);
 
     const prefetch = 10;
+    const concurrency = 3;
     const consumer = new OutreachConsumer(consumerOptions(broker, queue, { prefetch }));
-    let handled = 0;
+    // The client's view, exactly: `held` only grows when a message arrives and only shrinks when
+    // a delivery is forgotten, which comes right after its `settled` event. So reading it at every
+    // settlement (and at every handler start) sees each of its peaks.
     let maxHeld = 0;
     let maxInFlight = 0;
+    let readings = 0;
+    const readHealth = (): void => {
+      const health = consumer.health();
+      maxHeld = Math.max(maxHeld, health.held);
+      maxInFlight = Math.max(maxInFlight, health.inFlight);
+      readings++;
+    };
+    consumer.on('settled', readHealth);
+    let handled = 0;
+    // The broker's view, every 20 ms while the consumer works: messages dispatched to it and not
+    // yet acknowledged (InFlightCount).
+    const sampler = broker.sampleQueue(queue, { intervalMs: 20 });
+    await sampler.ready;
     await consumer.start(
       async () => {
-        const health = consumer.health();
-        maxHeld = Math.max(maxHeld, health.held);
-        maxInFlight = Math.max(maxInFlight, health.inFlight);
+        readHealth();
         await sleep(15); // a slow CRM
         handled++;
       },
-      { concurrency: 3 },
+      { concurrency },
     );
-    // The broker's own view: messages dispatched to us and not yet acknowledged.
-    const brokerInFlight: number[] = [];
-    while (handled < 150) {
-      brokerInFlight.push((await broker.queueStats(queue))?.inFlight ?? -1);
-    }
+    const minSamples = 250;
+    await waitFor(() => handled >= 150 && sampler.samples.length >= minSamples, `${minSamples} JMX samples while the consumer works`, 120_000);
     const report = await consumer.close();
+    const samples = await sampler.stop();
+
+    expect(readings).toBeGreaterThanOrEqual(2 * report.accepted);
     expect(maxHeld).toBeLessThanOrEqual(prefetch);
-    expect(maxHeld).toBeGreaterThan(3); // more than the handlers hold: the window is used, not trickled
-    expect(maxInFlight).toBeLessThanOrEqual(3);
-    // The broker's InFlightCount drops when it has applied an acknowledgement, which can trail the
-    // dispatch that the same settlement's credit allowed (seen once: 11 with prefetch 10). So its
-    // view may exceed prefetch by the settlements it has not applied yet; what matters is that it
-    // never comes near the 10,000 waiting (rhea's default window alone would allow 1,000). The
-    // strict bound is the client's own `held` above.
-    expect(Math.max(...brokerInFlight)).toBeLessThanOrEqual(prefetch * 2);
-    expect(Math.min(...brokerInFlight)).toBeGreaterThanOrEqual(0);
-    // Nothing lost: what was not accepted is still on the queue.
+    expect(maxHeld).toBeGreaterThan(concurrency); // more than the handlers hold: the window is used, not trickled
+    expect(maxInFlight).toBeLessThanOrEqual(concurrency);
+
+    // Every sample read the queue, and enough of them were taken while messages were out.
+    expect(samples.length).toBeGreaterThanOrEqual(minSamples);
+    expect(samples.every((s) => s.exists)).toBe(true);
+    const inFlight = samples.map((s) => (s.exists ? s.inFlight : Number.NaN));
+    expect(inFlight.filter((n) => n > 0).length).toBeGreaterThanOrEqual(minSamples / 2);
+    // ActiveMQ's AMQP layer can take messages off the queue ahead of the link credit (a race in its
+    // credit accounting; docs/wire-facts.md, "Credit"): it holds them and sends none beyond the
+    // credit, but InFlightCount counts them. So the broker's count is not bounded by prefetch the
+    // way `held` is: here it sits at prefetch most of the time and now and then goes past it (seen
+    // up to 18 with prefetch 10). What these bounds catch is a window that runs away from the
+    // work: twice the credit would put the typical count at 20, rhea's default window at 1,000.
+    const sorted = [...inFlight].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    const peak = sorted.at(-1)!;
+    const over = inFlight.filter((n) => n > prefetch).length;
+    console.info(
+      `flow control: ${samples.length} JMX samples, InFlightCount median ${median}, peak ${peak}, ${over} samples above prefetch ${prefetch}; client held at most ${maxHeld}`,
+    );
+    expect(sorted[0]).toBeGreaterThanOrEqual(0);
+    expect(median).toBeLessThanOrEqual(prefetch);
+    expect(peak).toBeLessThanOrEqual(3 * prefetch);
+    // Nothing lost, and nothing left out with the broker: what was not accepted is on the queue.
     await expectQueueSize(broker, queue, backlog - report.accepted, 60_000);
+    expect(await queueStatsOf(broker, queue)).toMatchObject({ inFlight: 0, consumers: 0, dequeued: report.accepted });
   });
 
   it('two consumers on one queue share the work without loss', async () => {

@@ -42,16 +42,17 @@ describe('close()', () => {
 
   it('leaves work still running at the deadline unsettled, so it is redelivered', async () => {
     const queue = uniqueQueue('deadline');
-    await sendAmqp(broker, queue, messages(2, 22).map((m) => JSON.stringify(m)));
+    const sent = messages(2, 22);
+    await sendAmqp(broker, queue, sent.map((m) => JSON.stringify(m)));
     const consumer = new OutreachConsumer(consumerOptions(broker, queue));
-    let started = 0;
+    let stuckId: string | undefined;
     let release!: () => void;
     const stuck = new Promise<void>((r) => (release = r));
-    await consumer.start(async () => {
-      started++;
+    await consumer.start(async (delivery) => {
+      stuckId ??= delivery.outreach.outreachId;
       await stuck;
     });
-    await waitFor(() => started === 1, 'the handler to start');
+    await waitFor(() => stuckId !== undefined, 'the handler to start');
     const report = await consumer.close({ deadlineMs: 300 });
     expect(report).toMatchObject({ unfinished: 1, timedOut: true, accepted: 0 });
     const lost: string[] = [];
@@ -59,6 +60,17 @@ describe('close()', () => {
     release();
     await waitFor(() => lost.includes('DELIVERY_LOST'), 'the late settlement to be reported as lost');
     await expectQueueSize(broker, queue, 2);
+    // And it is redelivered: the next consumer gets both, the one stuck at the deadline included,
+    // with their counts unchanged (a detached link puts unsettled deliveries back as they were).
+    const next = new OutreachConsumer(consumerOptions(broker, queue));
+    const again = new Map<string, number>();
+    await next.start((delivery) => void again.set(delivery.outreach.outreachId, delivery.deliveryCount));
+    await waitFor(() => again.size === 2, 'both messages to come back');
+    await next.close();
+    expect(again.get(stuckId!)).toBe(0);
+    expect(new Set(again.keys())).toEqual(new Set(sent.map((m) => m.outreachId)));
+    expect([...again.values()]).toEqual([0, 0]);
+    await expectQueueSize(broker, queue, 0);
   });
 
   it('an AbortSignal ends the wait at once', async () => {
@@ -72,10 +84,19 @@ describe('close()', () => {
     });
     await waitFor(() => started, 'the handler to start');
     const abort = new AbortController();
-    const closing = consumer.close({ deadlineMs: 600_000, signal: abort.signal });
+    const deadlineMs = 120_000;
+    const closing = consumer.close({ deadlineMs, signal: abort.signal });
+    await sleep(200); // the close is waiting for the handler now
+    const abortedAt = performance.now();
     abort.abort();
-    const report = await closing;
-    expect(report).toMatchObject({ timedOut: true, unfinished: 1 });
+    // Far from the deadline: the abort, not the deadline, ended the wait. The bound is generous
+    // (a loaded machine), and the race keeps a consumer that ignores the signal from holding the
+    // test for two minutes.
+    const outcome = await Promise.race([closing, sleep(15_000).then(() => 'still waiting 15 s after the abort' as const)]);
+    const waitedMs = performance.now() - abortedAt;
+    expect(outcome).not.toBe('still waiting 15 s after the abort');
+    expect(waitedMs).toBeLessThan(15_000);
+    expect(outcome).toMatchObject({ timedOut: true, unfinished: 1 });
     expect(consumer.state).toBe('closed');
   });
 

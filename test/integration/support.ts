@@ -2,7 +2,7 @@
 // not our consumer), queue statistics over JMX, and consumer options for the test broker.
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { brokerTools, type BrokerInfo, type BrokerTools } from '../../scripts/activemq.mjs';
+import { brokerTools, type BrokerInfo, type BrokerTools, type QueueStats } from '../../scripts/activemq.mjs';
 import type { OutreachConsumerOptions, Outreach } from '../../src/index.js';
 import { sendBodies, type SendOptions } from '../../examples/seed-dev-queue.js';
 
@@ -50,11 +50,36 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** Queue depth over JMX, retried until it settles at `expected` (the broker updates it asynchronously). */
+/**
+ * A queue's statistics over JMX. A queue the broker does not know is a failure, not an empty
+ * queue: a typo or a queue that was never created must not pass for "nothing left".
+ */
+export async function queueStatsOf(tools: BrokerTools, queue: string): Promise<QueueStats> {
+  const stats = await tools.queueStats(queue);
+  if (stats === null) throw new Error(`queue ${queue} does not exist on the broker (no JMX MBean)`);
+  return stats;
+}
+
+/**
+ * Messages in the shared dead-letter queue. The broker creates `ActiveMQ.DLQ` with the first
+ * dead letter, so until then it does not exist: that, and only that, counts as 0.
+ */
+export async function dlqSize(tools: BrokerTools): Promise<number> {
+  const stats = await tools.queueStats('ActiveMQ.DLQ');
+  return stats === null ? 0 : stats.size;
+}
+
+/**
+ * Queue depth over JMX, retried until it settles at `expected` (the broker updates it
+ * asynchronously). The queue must exist: a missing queue fails, whatever `expected` is.
+ */
 export async function expectQueueSize(tools: BrokerTools, queue: string, expected: number, timeoutMs = 20_000): Promise<void> {
-  let last: number | undefined;
+  let last: string | number = 'nothing yet';
   await waitFor(async () => {
-    last = (await tools.queueStats(queue))?.size ?? 0;
+    const stats = await tools.queueStats(queue);
+    last = stats === null ? 'no such queue' : stats.size;
     return last === expected;
-  }, `queue ${queue} to hold ${expected} messages (last seen ${String(last)})`, timeoutMs);
+  }, `queue ${queue} to hold ${expected} messages`, timeoutMs).catch((error: unknown) => {
+    throw new Error(`queue ${queue} did not come to hold ${expected} messages in ${timeoutMs} ms (last seen: ${String(last)})`, { cause: error });
+  });
 }
