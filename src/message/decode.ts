@@ -1,6 +1,6 @@
 import type * as t from 'io-ts';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
-import { OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
+import { MAX_DECODE_ISSUES, OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
 import { OutreachCodec, type Outreach } from './outreach.js';
 
 /** Options of {@link decodeOutreach}. */
@@ -32,9 +32,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  *
  * @remarks
  * Never throws, whatever the input: every failure is a `Left` of {@link OutreachDecodeError}
- * with a {@link DecodeErrorKind}. A leading UTF-8 byte-order mark is ignored. Text bodies are
- * measured in UTF-8 bytes against `maxBytes` before parsing. Every rule the decoder applies is
- * listed in `docs/message-model.md`.
+ * with a {@link DecodeErrorKind}. A wrong shape lists at most {@link MAX_DECODE_ISSUES} issues,
+ * and the default codec stops looking after that many, so any body under `maxBytes` costs about
+ * as much as parsing it. A leading UTF-8 byte-order mark is ignored. Text bodies are measured in
+ * UTF-8 bytes against `maxBytes` before parsing. Every rule the decoder applies is listed in
+ * `docs/message-model.md`.
  *
  * @typeParam A - what the codec produces; {@link Outreach} unless you pass your own codec
  * @param body - `message.body` as rhea gives it: a `string` (an `amqp-value` string, which is
@@ -80,8 +82,10 @@ export function decodeOutreach<A = Outreach>(
     return left(new OutreachDecodeError('wrong-shape', `the codec threw while decoding: ${(e as Error | undefined)?.name ?? 'error'}`, body));
   }
   if (result._tag === 'Right') return right(result.right);
-  const issues = toIssues(result.left);
-  return left(new OutreachDecodeError('wrong-shape', shapeMessage(issues), body, issues));
+  const errors = result.left;
+  const issuesTruncated = errors.length > MAX_DECODE_ISSUES;
+  const issues = toIssues(errors, MAX_DECODE_ISSUES);
+  return left(new OutreachDecodeError('wrong-shape', shapeMessage(issues, issuesTruncated), body, issues, { issuesTruncated }));
 }
 
 const NOT_TEXT = Symbol('not text');

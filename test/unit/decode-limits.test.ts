@@ -1,0 +1,108 @@
+import { inspect } from 'node:util';
+import { isLeft, isRight, type Either } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeOutreach, MAX_DECODE_ISSUES, OutreachCodec, type OutreachDecodeError } from '../../src/index.js';
+import { setFastPath } from '../../src/message/fields.js';
+
+function fail<A>(result: Either<OutreachDecodeError, A>): OutreachDecodeError {
+  if (isRight(result)) throw new Error('expected a decode error, got a value');
+  return result.left;
+}
+
+const HEAD = '"outreachId":"x","createdAt":"2018-06-11T19:35:15.366848","outreachSource":"a","outreachMedium":"b"';
+/** `{ …envelope, "students": [1,1,1,…] }`: about 2 bytes per issue. */
+const studentsOfOnes = (n: number): string => `{${HEAD},"students":[${'1,'.repeat(n - 1)}1]}`;
+
+afterEach(() => {
+  setFastPath(true);
+  vi.restoreAllMocks();
+});
+
+describe('decode errors list a bounded number of issues', () => {
+  it('an 8 MB body of wrong students: MAX_DECODE_ISSUES issues, marked truncated, a small error', () => {
+    const body = studentsOfOnes(4_000_000);
+    expect(body.length).toBeGreaterThan(8_000_000);
+    const started = Date.now();
+    const err = fail(decodeOutreach(body));
+    expect(Date.now() - started).toBeLessThan(20_000); // a guard against hanging, not a speed test
+    expect(err.kind).toBe('wrong-shape');
+    expect(err.issues).toHaveLength(MAX_DECODE_ISSUES);
+    expect(err.issuesTruncated).toBe(true);
+    expect(err.issues[99]).toEqual({ path: 'students[99]', expected: 'Student', actual: 'number' });
+    expect(JSON.stringify(err).length).toBeLessThan(20_000);
+    expect(err.message).toBe(
+      'message is not an outreach: students[0]: expected Student, got number; students[1]: expected Student, got number; ' +
+        'students[2]: expected Student, got number; and 97 more in issues; more than 100 in all',
+    );
+  });
+
+  it('100,000 wrong outreach properties', () => {
+    const body = `{${HEAD},"outreachProperties":[${Array(100_000).fill('{"name":1}').join(',')}]}`;
+    const err = fail(decodeOutreach(body));
+    expect([err.issues.length, err.issuesTruncated]).toEqual([MAX_DECODE_ISSUES, true]);
+    expect(err.issues[0]).toEqual({ path: 'outreachProperties[0].outreachPropertyId', expected: 'id (non-empty string or safe integer)', actual: 'missing' });
+  });
+
+  it('exactly MAX_DECODE_ISSUES issues are all listed and not marked truncated; one more is', () => {
+    const all = fail(decodeOutreach(studentsOfOnes(MAX_DECODE_ISSUES)));
+    expect([all.issues.length, all.issuesTruncated]).toEqual([MAX_DECODE_ISSUES, false]);
+    expect(all.message).toMatch(/and 97 more$/);
+    const cut = fail(decodeOutreach(studentsOfOnes(MAX_DECODE_ISSUES + 1)));
+    expect([cut.issues.length, cut.issuesTruncated]).toEqual([MAX_DECODE_ISSUES, true]);
+  });
+
+  it('prints issuesTruncated with the error, and false for the other kinds', () => {
+    expect(JSON.parse(JSON.stringify(fail(decodeOutreach(studentsOfOnes(200)))))).toMatchObject({ issuesTruncated: true });
+    expect(JSON.parse(JSON.stringify(fail(decodeOutreach('{'))))).toMatchObject({ kind: 'not-json', issues: [], issuesTruncated: false });
+    expect(inspect(fail(decodeOutreach(studentsOfOnes(200))))).toContain('issuesTruncated: true');
+  });
+
+  it('stops looking: a huge sparse list in an already-parsed value returns at once', () => {
+    const message = JSON.parse(studentsOfOnes(1)) as Record<string, unknown>;
+    message.students = new Array(2 ** 32 - 1);
+    const err = fail(decodeOutreach(message));
+    expect([err.issues.length, err.issuesTruncated]).toEqual([MAX_DECODE_ISSUES, true]);
+  });
+
+  it('a late issue in a large valid body is found (the walk starts where the fast path failed)', () => {
+    const message = JSON.parse(studentsOfOnes(1)) as { students: unknown[] };
+    message.students = Array.from({ length: 50_000 }, (_, i) => ({ institutionPersonID: i }));
+    (message.students[49_999] as Record<string, unknown>).lastName = 7;
+    (message.students[49_998] as Record<string, unknown>).institutionPersonID = '';
+    const err = fail(decodeOutreach(JSON.stringify(message)));
+    expect(err.issues.map((i) => i.path)).toEqual(['students[49998].institutionPersonID', 'students[49999].lastName']);
+    message.students.splice(49_998);
+    const { outreachId: _id, ...withoutId } = message as unknown as Record<string, unknown>;
+    expect(fail(decodeOutreach(withoutId)).issues).toEqual([
+      { path: 'outreachId', expected: 'id (non-empty string or safe integer)', actual: 'missing', detail: 'required: an id at the top level or on the first outreach property' },
+    ]);
+  });
+
+  it('a body whose getter answers wrong, then right, is still a wrong shape', () => {
+    const message = JSON.parse(studentsOfOnes(1)) as Record<string, unknown>;
+    let reads = 0;
+    message.students = [Object.defineProperty({}, 'institutionPersonID', { get: () => (reads++ === 0 ? {} : 'id-1'), enumerable: true })];
+    const err = fail(decodeOutreach(message));
+    expect([err.kind, err.issues[0]?.detail]).toEqual(['wrong-shape', 'the value changed while it was being read']);
+  });
+
+  it('OutreachCodec inside a codec of your own gives io-ts at most MAX_DECODE_ISSUES + 1 errors', () => {
+    const value = JSON.parse(studentsOfOnes(100_000)) as unknown;
+    const direct = OutreachCodec.decode(value);
+    expect(isLeft(direct) && direct.left.length).toBe(MAX_DECODE_ISSUES + 1);
+    const Mine = t.intersection([OutreachCodec, t.type({ termCode: t.string })]);
+    const err = fail(decodeOutreach(value, { codec: Mine }));
+    expect([err.issues.length, err.issuesTruncated]).toEqual([MAX_DECODE_ISSUES, true]);
+    expect(err.issues[0]!.path).toBe('students[0]');
+  });
+
+  it('a plain io-ts codec with many errors: issues and message are bounded', () => {
+    const Strings = t.type({ tags: t.array(t.string) });
+    const err = fail(decodeOutreach({ tags: Array(50_000).fill(1) }, { codec: Strings }));
+    expect([err.issues.length, err.issuesTruncated]).toEqual([MAX_DECODE_ISSUES, true]);
+    expect(err.issues[99]!.path).toBe('tags[99]');
+    expect(err.message.length).toBeLessThan(300);
+  });
+});
+
