@@ -1,15 +1,17 @@
 import { inspect } from 'node:util';
 import type * as t from 'io-ts';
-import { OutreachError } from '../errors/outreach-error.js';
+import { OutreachError, type OutreachErrorOptions } from '../errors/outreach-error.js';
 
 /**
  * Why a body could not be decoded.
  *
  * - `not-json`: the body is not UTF-8 text holding one JSON value.
  * - `too-large`: the body is larger than the `maxBytes` option allows; it was not parsed.
- * - `wrong-shape`: the JSON is not an outreach; {@link OutreachDecodeError.issues} says where.
+ * - `wrong-shape`: the JSON is not an outreach; {@link OutreachDecodeError.issues} says where. Also
+ *   when a codec of your own throws.
  * - `unsupported-body`: the AMQP body is of a kind that cannot hold JSON text (e.g. an
- *   `amqp-sequence`, a number, `null`).
+ *   `amqp-sequence`, a number, `null`), or an object that cannot be read: a getter or a `Proxy`
+ *   trap threw, or the proxy is revoked (the thrown value is the error's `cause`).
  */
 export type DecodeErrorKind = 'not-json' | 'too-large' | 'wrong-shape' | 'unsupported-body';
 
@@ -58,6 +60,11 @@ const MESSAGE_ISSUES = 3;
 /** Options of the {@link OutreachDecodeError} constructor. */
 export interface OutreachDecodeErrorOptions {
   /**
+   * What was thrown, when decoding failed because something threw (a codec of your own, a getter
+   * of the body). Kept for debugging; none of its text goes into the message.
+   */
+  readonly cause?: unknown;
+  /**
    * Whether there were more issues than the `issues` given.
    * @defaultValue `false`
    */
@@ -92,7 +99,7 @@ export class OutreachDecodeError extends OutreachError {
   /**
    * For `wrong-shape`, the places that did not fit, in message order: all of them, or the first
    * {@link MAX_DECODE_ISSUES} when {@link OutreachDecodeError.issuesTruncated}. Empty for the other
-   * kinds.
+   * kinds, and when a codec threw.
    */
   readonly issues: readonly DecodeIssue[];
   /** Whether the body had more issues than {@link OutreachDecodeError.issues} lists. */
@@ -103,7 +110,7 @@ export class OutreachDecodeError extends OutreachError {
    * @param message - a sentence free of student data
    * @param raw - the body exactly as it was given to the decoder
    * @param issues - the places that did not fit, for `wrong-shape`
-   * @param options - whether `issues` is cut short
+   * @param options - what was thrown, and whether `issues` is cut short
    */
   constructor(
     kind: DecodeErrorKind,
@@ -112,7 +119,8 @@ export class OutreachDecodeError extends OutreachError {
     issues: readonly DecodeIssue[] = [],
     options: OutreachDecodeErrorOptions = {},
   ) {
-    super('DECODE_FAILED', message);
+    const base: OutreachErrorOptions = options.cause === undefined ? {} : { cause: options.cause };
+    super('DECODE_FAILED', message, base);
     this.name = 'OutreachDecodeError';
     this.kind = kind;
     this.issues = issues;
@@ -125,7 +133,7 @@ export class OutreachDecodeError extends OutreachError {
     return rawBodies.get(this);
   }
 
-  /** What `JSON.stringify` prints: name, code, kind, message, issues and issuesTruncated; never the body. */
+  /** What `JSON.stringify` prints: name, code, kind, message, issues and issuesTruncated; never the body or the cause. */
   toJSON(): DecodeErrorSummary {
     return {
       name: this.name,
@@ -143,10 +151,19 @@ export class OutreachDecodeError extends OutreachError {
   }
 }
 
-/** @internal Loose JSON type names used in decode messages ("expected string, got number"). */
+/**
+ * @internal Loose JSON type names used in decode messages ("expected string, got number").
+ * Never throws: a revoked proxy, which `Array.isArray` throws on, is an `object`.
+ */
 export function typeOfJson(u: unknown): string {
   if (u === null) return 'null';
-  if (Array.isArray(u)) return 'array';
+  if (typeof u === 'object') {
+    try {
+      return Array.isArray(u) ? 'array' : 'object';
+    } catch {
+      return 'object';
+    }
+  }
   if (typeof u === 'number' && !Number.isFinite(u)) return 'non-finite number';
   return typeof u;
 }

@@ -1,6 +1,7 @@
 import type * as t from 'io-ts';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
 import { MAX_DECODE_ISSUES, OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
+import { Field } from './fields.js';
 import { OutreachCodec, type Outreach } from './outreach.js';
 
 /** Options of {@link decodeOutreach}. */
@@ -31,11 +32,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  * Decodes one message body into a typed {@link Outreach}, or says in words why it cannot.
  *
  * @remarks
- * Never throws, whatever the input: every failure is a `Left` of {@link OutreachDecodeError}
- * with a {@link DecodeErrorKind}. A wrong shape lists at most {@link MAX_DECODE_ISSUES} issues,
- * and the default codec stops looking after that many, so any body under `maxBytes` costs about
- * as much as parsing it. A leading UTF-8 byte-order mark is ignored. Text bodies are measured in
- * UTF-8 bytes against `maxBytes` before parsing. Every rule the decoder applies is listed in
+ * Never throws for any body, whatever it is: every failure is a `Left` of
+ * {@link OutreachDecodeError} with a {@link DecodeErrorKind}. An object body that throws while it
+ * is read (a getter, a `Proxy` trap, a revoked proxy) is `unsupported-body`, with the thrown value
+ * as the error's `cause` and none of its text in the message; a codec of your own that throws is
+ * `wrong-shape`. A wrong shape lists at most {@link MAX_DECODE_ISSUES} issues, and the
+ * default codec stops looking after that many, so any body under `maxBytes` costs about as much
+ * as parsing it. A leading UTF-8 byte-order mark is ignored. Text bodies are measured in UTF-8
+ * bytes against `maxBytes` before parsing. Every rule the decoder applies is listed in
  * `docs/message-model.md`.
  *
  * @typeParam A - what the codec produces; {@link Outreach} unless you pass your own codec
@@ -60,6 +64,15 @@ export function decodeOutreach<A = Outreach>(
 ): Either<OutreachDecodeError, A> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
   const codec = (options.codec ?? OutreachCodec) as t.Decoder<unknown, A>;
+  try {
+    return decodeBody(body, maxBytes, codec);
+  } catch (e) {
+    // Reading the body threw: a getter, a proxy trap, a revoked proxy.
+    return left(unreadable(body, e));
+  }
+}
+
+function decodeBody<A>(body: unknown, maxBytes: number, codec: t.Decoder<unknown, A>): Either<OutreachDecodeError, A> {
   const text = toText(body, maxBytes);
   if (typeof text !== 'string' && text !== NOT_TEXT) return left(text);
 
@@ -68,24 +81,47 @@ export function decodeOutreach<A = Outreach>(
     try {
       value = JSON.parse(text);
     } catch (e) {
+      if (e instanceof RangeError) {
+        // Too deep for the parser's stack (or too big for the engine); valid JSON perhaps, not readable here.
+        return left(new OutreachDecodeError('not-json', 'message body could not be parsed: nested too deeply or too large', body, [], { cause: e }));
+      }
       // The engine's message quotes the body; keep only the position, which is safe to show.
       const at = /position (\d+)/.exec(String((e as Error | undefined)?.message))?.[1];
       const where = at === undefined ? '' : ` (at character ${at})`;
       return left(new OutreachDecodeError('not-json', `message body is not valid JSON${where}`, body));
     }
   }
-  let result: t.Validation<A>;
   try {
-    result = codec.decode(value);
+    const result = codec.decode(value);
+    if (result._tag === 'Right') return right(result.right);
+    const errors = result.left;
+    const issuesTruncated = errors.length > MAX_DECODE_ISSUES;
+    const issues = toIssues(errors, MAX_DECODE_ISSUES);
+    return left(new OutreachDecodeError('wrong-shape', shapeMessage(issues, issuesTruncated), body, issues, { issuesTruncated }));
   } catch (e) {
+    // Our codecs throw only when reading the value throws; a codec of the user's may throw on its own.
+    if (isOwnCodec(codec)) return left(unreadable(body, e));
     // A user-supplied codec threw; report it instead of crashing the consumer.
     return left(new OutreachDecodeError('wrong-shape', `the codec threw while decoding: ${(e as Error | undefined)?.name ?? 'error'}`, body));
   }
-  if (result._tag === 'Right') return right(result.right);
-  const errors = result.left;
-  const issuesTruncated = errors.length > MAX_DECODE_ISSUES;
-  const issues = toIssues(errors, MAX_DECODE_ISSUES);
-  return left(new OutreachDecodeError('wrong-shape', shapeMessage(issues, issuesTruncated), body, issues, { issuesTruncated }));
+}
+
+function isOwnCodec(codec: unknown): boolean {
+  try {
+    return codec instanceof Field;
+  } catch {
+    return false;
+  }
+}
+
+function unreadable(body: unknown, cause: unknown): OutreachDecodeError {
+  return new OutreachDecodeError(
+    'unsupported-body',
+    'message body could not be read: reading it threw (a getter or a proxy); the thrown value is the cause',
+    body,
+    [],
+    { cause },
+  );
 }
 
 const NOT_TEXT = Symbol('not text');

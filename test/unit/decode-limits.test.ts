@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { isLeft, isRight, type Either } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeOutreach, MAX_DECODE_ISSUES, OutreachCodec, type OutreachDecodeError } from '../../src/index.js';
+import { decodeOutreach, MAX_DECODE_ISSUES, OutreachCodec, OutreachDecodeError } from '../../src/index.js';
 import { setFastPath } from '../../src/message/fields.js';
 
 function fail<A>(result: Either<OutreachDecodeError, A>): OutreachDecodeError {
@@ -106,3 +106,18 @@ describe('decode errors list a bounded number of issues', () => {
   });
 });
 
+describe('OutreachDecodeError constructor', () => {
+  it('still takes (kind, message, raw) and (kind, message, raw, issues)', () => {
+    const plain = new OutreachDecodeError('not-json', 'm', 'raw');
+    expect([plain.kind, plain.issues, plain.issuesTruncated, plain.cause, plain.raw]).toEqual(['not-json', [], false, undefined, 'raw']);
+    const issues = [{ path: 'a', expected: 'string', actual: 'number' }];
+    expect(new OutreachDecodeError('wrong-shape', 'm', 'raw', issues).issues).toBe(issues);
+  });
+
+  it('takes a cause and issuesTruncated; the cause is not printed', () => {
+    const cause = new Error('Scarlett');
+    const err = new OutreachDecodeError('wrong-shape', 'm', 'raw', [], { cause, issuesTruncated: true });
+    expect([err.cause, err.issuesTruncated]).toEqual([cause, true]);
+    expect(`${JSON.stringify(err)}${inspect(err)}`).not.toContain('Scarlett');
+  });
+});
