@@ -8,7 +8,7 @@ import { OutreachError, type OutreachErrorOptions } from '../errors/outreach-err
  * - `not-json`: the body is not UTF-8 text holding one JSON value.
  * - `too-large`: the body is larger than the `maxBytes` option allows; it was not parsed.
  * - `wrong-shape`: the JSON is not an outreach; {@link OutreachDecodeError.issues} says where. Also
- *   when a codec of your own throws.
+ *   when a codec of your own throws (the thrown value is the error's `cause`).
  * - `unsupported-body`: the AMQP body is of a kind that cannot hold JSON text (e.g. an
  *   `amqp-sequence`, a number, `null`), or an object that cannot be read: a getter or a `Proxy`
  *   trap threw, or the proxy is revoked (the thrown value is the error's `cause`).

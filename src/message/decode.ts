@@ -34,9 +34,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  * @remarks
  * Never throws for any body, whatever it is: every failure is a `Left` of
  * {@link OutreachDecodeError} with a {@link DecodeErrorKind}. An object body that throws while it
- * is read (a getter, a `Proxy` trap, a revoked proxy) is `unsupported-body`, with the thrown value
- * as the error's `cause` and none of its text in the message; a codec of your own that throws is
- * `wrong-shape`. A wrong shape lists at most {@link MAX_DECODE_ISSUES} issues, and the
+ * is read (a getter, a `Proxy` trap, a revoked proxy) is `unsupported-body`; a codec of your own
+ * that throws is `wrong-shape`; in both the thrown value is the error's `cause` and none of its
+ * text is in the message. A wrong shape lists at most {@link MAX_DECODE_ISSUES} issues, and the
  * default codec stops looking after that many, so any body under `maxBytes` costs about as much
  * as parsing it. A leading UTF-8 byte-order mark is ignored. Text bodies are measured in UTF-8
  * bytes against `maxBytes` before parsing. Every rule the decoder applies is listed in
@@ -101,8 +101,8 @@ function decodeBody<A>(body: unknown, maxBytes: number, codec: t.Decoder<unknown
   } catch (e) {
     // Our codecs throw only when reading the value throws; a codec of the user's may throw on its own.
     if (isOwnCodec(codec)) return left(unreadable(body, e));
-    // A user-supplied codec threw; report it instead of crashing the consumer.
-    return left(new OutreachDecodeError('wrong-shape', `the codec threw while decoding: ${(e as Error | undefined)?.name ?? 'error'}`, body));
+    // Report it instead of crashing the consumer. Nothing of the thrown value goes into the message.
+    return left(new OutreachDecodeError('wrong-shape', 'the codec threw while decoding (the thrown value is the cause)', body, [], { cause: e }));
   }
 }
 

@@ -106,6 +106,28 @@ describe('decode errors list a bounded number of issues', () => {
   });
 });
 
+describe('a codec of your own that throws', () => {
+  const throwing = (thrown: unknown) =>
+    new t.Type<never, unknown, unknown>('throws', (_): _ is never => false, () => {
+      throw thrown;
+    }, () => undefined);
+
+  it('is a wrong-shape error whose message holds no text of what was thrown, kept as the cause', () => {
+    const thrown = Object.assign(new TypeError('Scarlett Jones 123567'), { name: 'scarlett.jones@institution.edu' });
+    const err = fail(decodeOutreach('{}', { codec: throwing(thrown) }));
+    expect(err.kind).toBe('wrong-shape');
+    expect(err.cause).toBe(thrown);
+    const printed = [err.message, err.stack ?? '', JSON.stringify(err), inspect(err)].join('\n');
+    for (const secret of ['Scarlett', '123567', 'scarlett.jones', 'TypeError']) expect(printed).not.toContain(secret);
+    expect(err.issues).toEqual([]);
+  });
+
+  it('keeps whatever was thrown, an Error or not', () => {
+    expect(fail(decodeOutreach('{}', { codec: throwing('a string 123567') })).cause).toBe('a string 123567');
+    expect(fail(decodeOutreach('{}', { codec: throwing(undefined) })).kind).toBe('wrong-shape');
+  });
+});
+
 describe('OutreachDecodeError constructor', () => {
   it('still takes (kind, message, raw) and (kind, message, raw, issues)', () => {
     const plain = new OutreachDecodeError('not-json', 'm', 'raw');
