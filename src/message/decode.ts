@@ -1,5 +1,6 @@
 import type * as t from 'io-ts';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
+import { OutreachError } from '../errors/outreach-error.js';
 import { MAX_DECODE_ISSUES, OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
 import { Field } from './fields.js';
 import { OutreachCodec, type Outreach } from './outreach.js';
@@ -9,6 +10,9 @@ export interface DecodeOptions<A = Outreach> {
   /**
    * Largest body, in bytes (UTF-8 bytes for text), that is parsed. Larger bodies fail with kind
    * `too-large` before any parsing, so a hostile or broken message cannot exhaust memory.
+   * A positive integer, or `Infinity` for no limit (only for bodies you trust); anything else
+   * (`NaN`, `0`, a negative or fractional number, a string) makes {@link decodeOutreach} throw.
+   * Does not apply to an already-parsed value.
    * @defaultValue {@link DEFAULT_MAX_BODY_BYTES} (16 MiB)
    */
   readonly maxBytes?: number;
@@ -29,6 +33,24 @@ const DATA_SECTION = 0x75;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
+ * @internal Checks a size limit option: a positive integer, or `Infinity` for no limit.
+ *
+ * @param value - the option as given
+ * @param optionName - its name, for the message (`maxBytes`, `maxBodyBytes`)
+ * @returns the value
+ * @throws {@link OutreachError} `INVALID_ARGUMENT` naming the option, for `NaN`, `0`, a negative
+ * or fractional number, or anything that is not a number
+ */
+export function checkMaxBytes(value: unknown, optionName: string): number {
+  if (typeof value === 'number' && (value === Infinity || (Number.isInteger(value) && value > 0))) return value;
+  const got = typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
+  throw new OutreachError(
+    'INVALID_ARGUMENT',
+    `${optionName} must be a positive integer number of bytes, or Infinity for no limit; got ${got}`,
+  );
+}
+
+/**
  * Decodes one message body into a typed {@link Outreach}, or says in words why it cannot.
  *
  * @remarks
@@ -47,6 +69,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  *   what ActiveMQ gives for a JMS `TextMessage`), a `Uint8Array`/`Buffer` of UTF-8, an AMQP `data`
  *   section `{ typecode: 0x75, content }` (a JMS `BytesMessage`), or an already-parsed value
  * @param options - size limit and codec
+ * @throws {@link OutreachError} `INVALID_ARGUMENT` when `options.maxBytes` is given and is not a
+ *   positive integer or `Infinity`. Never for a body.
  *
  * @example
  * ```ts
@@ -62,7 +86,7 @@ export function decodeOutreach<A = Outreach>(
   body: unknown,
   options: DecodeOptions<A> = {},
 ): Either<OutreachDecodeError, A> {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBytes = options.maxBytes === undefined ? DEFAULT_MAX_BODY_BYTES : checkMaxBytes(options.maxBytes, 'maxBytes');
   const codec = (options.codec ?? OutreachCodec) as t.Decoder<unknown, A>;
   try {
     return decodeBody(body, maxBytes, codec);

@@ -2,9 +2,21 @@ import { inspect } from 'node:util';
 import { isLeft, isRight, type Either } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeOutreach, MAX_DECODE_ISSUES, OutreachCodec, OutreachDecodeError } from '../../src/index.js';
+import {
+  decodeOutreach,
+  exampleOutreachMessages,
+  isOutreachError,
+  MAX_DECODE_ISSUES,
+  OutreachCodec,
+  OutreachDecodeError,
+} from '../../src/index.js';
+import { checkMaxBytes } from '../../src/message/decode.js';
 import { setFastPath } from '../../src/message/fields.js';
 
+function ok<A>(result: Either<OutreachDecodeError, A>): A {
+  if (isLeft(result)) throw new Error(`expected a decoded outreach, got: ${result.left.message}`);
+  return result.right;
+}
 function fail<A>(result: Either<OutreachDecodeError, A>): OutreachDecodeError {
   if (isRight(result)) throw new Error('expected a decode error, got a value');
   return result.left;
@@ -141,5 +153,37 @@ describe('OutreachDecodeError constructor', () => {
     const err = new OutreachDecodeError('wrong-shape', 'm', 'raw', [], { cause, issuesTruncated: true });
     expect([err.cause, err.issuesTruncated]).toEqual([cause, true]);
     expect(`${JSON.stringify(err)}${inspect(err)}`).not.toContain('Scarlett');
+  });
+});
+
+describe('maxBytes is checked', () => {
+  const text = JSON.stringify(exampleOutreachMessages().illumeStudentsCampaign);
+
+  it.each([NaN, -1, 0, 1.5, -Infinity, '100', null, 10n])('decodeOutreach throws INVALID_ARGUMENT for maxBytes %s', (bad) => {
+    let thrown: unknown;
+    try {
+      decodeOutreach(text, { maxBytes: bad as number });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(isOutreachError(thrown) && [thrown.code, thrown.message.startsWith('maxBytes must be a positive integer')]).toEqual([
+      'INVALID_ARGUMENT',
+      true,
+    ]);
+  });
+
+  it('accepts a positive integer and Infinity (no limit)', () => {
+    expect(fail(decodeOutreach(text, { maxBytes: 10 })).kind).toBe('too-large');
+    expect(ok(decodeOutreach(text, { maxBytes: Infinity })).outreachId).toBe('5751e799-1725-45c7-a2bd-1b40b43bd8aa');
+    expect(ok(decodeOutreach(Buffer.from(text), { maxBytes: Infinity })).outreachId).toBe('5751e799-1725-45c7-a2bd-1b40b43bd8aa');
+  });
+
+  it('checkMaxBytes names the option and returns the value', () => {
+    expect(checkMaxBytes(1, 'maxBodyBytes')).toBe(1);
+    expect(checkMaxBytes(Infinity, 'maxBodyBytes')).toBe(Infinity);
+    expect(() => checkMaxBytes(NaN, 'maxBodyBytes')).toThrow(/^maxBodyBytes must be a positive integer number of bytes, or Infinity for no limit; got NaN$/);
+    expect(() => checkMaxBytes(-5, 'maxBodyBytes')).toThrow(/got -5$/);
+    expect(() => checkMaxBytes(undefined, 'maxBodyBytes')).toThrow(/got undefined$/);
+    expect(() => checkMaxBytes({ secret: 'Scarlett' }, 'x')).toThrow(/got object$/);
   });
 });
