@@ -150,7 +150,9 @@ const EnvelopeCodec = struct('Outreach', {
  * io-ts codec of one {@link Outreach}: the default codec of {@link decodeOutreach}.
  *
  * @remarks
- * Fields it does not know are kept on the decoded object, never a failure. It reports at most {@link MAX_DECODE_ISSUES} issues (plus one, to tell
+ * Fields it does not know are kept on the decoded object, never a failure, except the own keys
+ * `__proto__`, `constructor` and `prototype`, which are dropped at every level it checks (outreach,
+ * students, properties). It reports at most {@link MAX_DECODE_ISSUES} issues (plus one, to tell
  * there were more), even inside a codec of your own. Compose it in your own codec if your messages
  * carry more (see the example).
  *

@@ -9,6 +9,7 @@ import {
   MAX_DECODE_ISSUES,
   OutreachCodec,
   OutreachDecodeError,
+  type Outreach,
 } from '../../src/index.js';
 import { checkMaxBytes } from '../../src/message/decode.js';
 import { setFastPath } from '../../src/message/fields.js';
@@ -185,5 +186,55 @@ describe('maxBytes is checked', () => {
     expect(() => checkMaxBytes(-5, 'maxBodyBytes')).toThrow(/got -5$/);
     expect(() => checkMaxBytes(undefined, 'maxBodyBytes')).toThrow(/got undefined$/);
     expect(() => checkMaxBytes({ secret: 'Scarlett' }, 'x')).toThrow(/got object$/);
+  });
+});
+
+describe('__proto__, constructor and prototype are dropped from decoded objects', () => {
+  const UNSAFE = '"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"prototype":{"polluted":"yes"}';
+  const wire = (): string => {
+    const message = exampleOutreachMessages().illumeStudentsCampaign;
+    const text = JSON.stringify({ ...message, outreachId: 'o-1', termCode: '2026FA' });
+    // every id a string, so the fast path normalises nothing and would hand the parsed objects back
+    return text
+      .replace(/"institutionPersonID":(\d+)/g, '"institutionPersonID":"$1"')
+      .replace(/"outreachPropertyId":(\d+)/g, '"outreachPropertyId":"$1"')
+      .replace('{', `{${UNSAFE},`)
+      .replace('"students":[{', `"students":[{${UNSAFE},"preferredName":"Scar",`)
+      .replace('"outreachProperties":[{', `"outreachProperties":[{${UNSAFE},`);
+  };
+
+  function expectClean(outreach: Outreach): void {
+    for (const object of [outreach, outreach.students[0]!, outreach.outreachProperties[0]!]) {
+      for (const key of ['__proto__', 'constructor', 'prototype']) expect(Object.hasOwn(object, key)).toBe(false);
+      expect(Object.getPrototypeOf(Object.assign({}, object))).toBe(Object.prototype);
+      expect(({ ...object } as Record<string, unknown>).polluted).toBeUndefined();
+    }
+    expect((outreach as Outreach & { termCode: string }).termCode).toBe('2026FA');
+    expect((outreach.students[0] as unknown as { preferredName: string }).preferredName).toBe('Scar');
+  }
+
+  it('the parsed JSON has them as own keys (the premise)', () => {
+    const parsed = JSON.parse(wire()) as object;
+    expect(Object.hasOwn(parsed, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(Object.assign({}, parsed))).not.toBe(Object.prototype);
+  });
+
+  it.each([true, false])('at every level, fast path on: %s (off: the reporting walk alone)', (fastPath) => {
+    setFastPath(fastPath);
+    expectClean(ok(decodeOutreach(wire())));
+    expectClean(ok(decodeOutreach(JSON.parse(wire()))));
+    expectClean(ok(OutreachCodec.decode(JSON.parse(wire())) as Either<never, Outreach>));
+  });
+
+  it('with the outreach id taken from the first property', () => {
+    const withoutId = wire().replace('"outreachId":"o-1",', '');
+    expectClean(ok(decodeOutreach(withoutId)));
+  });
+
+  it('copies nothing when no such key is there', () => {
+    const message = JSON.parse(wire().replaceAll(`${UNSAFE},`, '')) as Outreach;
+    const outreach = ok(decodeOutreach(message));
+    expect(outreach).toBe(message);
+    expect(outreach.students).toBe(message.students);
   });
 });
