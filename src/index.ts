@@ -47,8 +47,8 @@ export { OutreachCodec, StudentCodec, OutreachPropertyCodec } from './message/ou
 export type { Outreach, Student, OutreachProperty, OutreachSource, OutreachMedium, KnownPropertyName } from './message/outreach.js';
 export { decodeOutreach, DEFAULT_MAX_BODY_BYTES } from './message/decode.js';
 export type { DecodeOptions } from './message/decode.js';
-export { OutreachDecodeError } from './message/decode-error.js';
-export type { DecodeErrorKind, DecodeIssue, DecodeErrorSummary } from './message/decode-error.js';
+export { OutreachDecodeError, MAX_DECODE_ISSUES } from './message/decode-error.js';
+export type { DecodeErrorKind, DecodeIssue, DecodeErrorSummary, OutreachDecodeErrorOptions } from './message/decode-error.js';
 export { parseCivitasTimestamp, civitasTimestampToDate } from './message/timestamp.js';
 export type { CivitasTimestamp, CivitasInstant } from './message/timestamp.js';
 

@@ -1,16 +1,17 @@
 import { inspect } from 'node:util';
 import type * as t from 'io-ts';
-import { OutreachError } from '../errors/outreach-error.js';
-import { typeOfJson } from './fields.js';
+import { OutreachError, type OutreachErrorOptions } from '../errors/outreach-error.js';
 
 /**
  * Why a body could not be decoded.
  *
  * - `not-json`: the body is not UTF-8 text holding one JSON value.
  * - `too-large`: the body is larger than the `maxBytes` option allows; it was not parsed.
- * - `wrong-shape`: the JSON is not an outreach; {@link OutreachDecodeError.issues} says where.
+ * - `wrong-shape`: the JSON is not an outreach; {@link OutreachDecodeError.issues} says where. Also
+ *   when a codec of your own throws (the thrown value is the error's `cause`).
  * - `unsupported-body`: the AMQP body is of a kind that cannot hold JSON text (e.g. an
- *   `amqp-sequence`, a number, `null`).
+ *   `amqp-sequence`, a number, `null`), or an object that cannot be read: a getter or a `Proxy`
+ *   trap threw, or the proxy is revoked (the thrown value is the error's `cause`).
  */
 export type DecodeErrorKind = 'not-json' | 'too-large' | 'wrong-shape' | 'unsupported-body';
 
@@ -36,12 +37,39 @@ export interface DecodeErrorSummary {
   readonly kind: DecodeErrorKind;
   /** The error's message. */
   readonly message: string;
-  /** The places that did not fit. */
+  /** The places that did not fit, at most {@link MAX_DECODE_ISSUES}. */
   readonly issues: readonly DecodeIssue[];
+  /** Whether there were more issues than `issues` lists. */
+  readonly issuesTruncated: boolean;
 }
+
+/**
+ * The most issues an {@link OutreachDecodeError} lists: 100.
+ *
+ * @remarks
+ * A body of a few megabytes can hold millions of misplaced values (`"students": [1, 1, 1, …]`).
+ * With the library's codecs the decoder stops looking once it has found more than this many, so a
+ * wrong shape costs no more than a right one; with a plain io-ts codec of your own it keeps only
+ * this many. Either way it sets {@link OutreachDecodeError.issuesTruncated} when there were more.
+ */
+export const MAX_DECODE_ISSUES = 100;
 
 /** How many issues the message of an {@link OutreachDecodeError} lists before "and N more". */
 const MESSAGE_ISSUES = 3;
+
+/** Options of the {@link OutreachDecodeError} constructor. */
+export interface OutreachDecodeErrorOptions {
+  /**
+   * What was thrown, when decoding failed because something threw (a codec of your own, a getter
+   * of the body). Kept for debugging; none of its text goes into the message.
+   */
+  readonly cause?: unknown;
+  /**
+   * Whether there were more issues than the `issues` given.
+   * @defaultValue `false`
+   */
+  readonly issuesTruncated?: boolean;
+}
 
 const rawBodies = new WeakMap<OutreachDecodeError, unknown>();
 
@@ -50,9 +78,10 @@ const rawBodies = new WeakMap<OutreachDecodeError, unknown>();
  *
  * @remarks
  * The message names paths and types only, never values: these are student records (FERPA).
- * The body itself is kept in {@link OutreachDecodeError.raw}, a getter that `console.log`,
- * `util.inspect` and `JSON.stringify` of the error do not print. Hand it to a dead-letter store
- * that is as protected as your CRM.
+ * At most {@link MAX_DECODE_ISSUES} issues are kept; {@link OutreachDecodeError.issuesTruncated}
+ * says whether there were more. The body itself is kept in {@link OutreachDecodeError.raw}, a
+ * getter that `console.log`, `util.inspect` and `JSON.stringify` of the error do not print. Hand it
+ * to a dead-letter store that is as protected as your CRM.
  *
  * @example
  * ```ts
@@ -67,20 +96,35 @@ const rawBodies = new WeakMap<OutreachDecodeError, unknown>();
 export class OutreachDecodeError extends OutreachError {
   /** Why decoding failed. */
   readonly kind: DecodeErrorKind;
-  /** For `wrong-shape`, every place that did not fit; empty for the other kinds. */
+  /**
+   * For `wrong-shape`, the places that did not fit, in message order: all of them, or the first
+   * {@link MAX_DECODE_ISSUES} when {@link OutreachDecodeError.issuesTruncated}. Empty for the other
+   * kinds, and when a codec threw.
+   */
   readonly issues: readonly DecodeIssue[];
+  /** Whether the body had more issues than {@link OutreachDecodeError.issues} lists. */
+  readonly issuesTruncated: boolean;
 
   /**
    * @param kind - why decoding failed
    * @param message - a sentence free of student data
    * @param raw - the body exactly as it was given to the decoder
    * @param issues - the places that did not fit, for `wrong-shape`
+   * @param options - what was thrown, and whether `issues` is cut short
    */
-  constructor(kind: DecodeErrorKind, message: string, raw: unknown, issues: readonly DecodeIssue[] = []) {
-    super('DECODE_FAILED', message);
+  constructor(
+    kind: DecodeErrorKind,
+    message: string,
+    raw: unknown,
+    issues: readonly DecodeIssue[] = [],
+    options: OutreachDecodeErrorOptions = {},
+  ) {
+    const base: OutreachErrorOptions = options.cause === undefined ? {} : { cause: options.cause };
+    super('DECODE_FAILED', message, base);
     this.name = 'OutreachDecodeError';
     this.kind = kind;
     this.issues = issues;
+    this.issuesTruncated = options.issuesTruncated ?? false;
     rawBodies.set(this, raw);
   }
 
@@ -89,9 +133,16 @@ export class OutreachDecodeError extends OutreachError {
     return rawBodies.get(this);
   }
 
-  /** What `JSON.stringify` prints: name, code, kind, message and issues; never the body. */
+  /** What `JSON.stringify` prints: name, code, kind, message, issues and issuesTruncated; never the body or the cause. */
   toJSON(): DecodeErrorSummary {
-    return { name: this.name, code: this.code, kind: this.kind, message: this.message, issues: this.issues };
+    return {
+      name: this.name,
+      code: this.code,
+      kind: this.kind,
+      message: this.message,
+      issues: this.issues,
+      issuesTruncated: this.issuesTruncated,
+    };
   }
 
   /** @internal What `console.log` and `util.inspect` print: as {@link OutreachDecodeError.toJSON}, plus the stack. */
@@ -100,10 +151,32 @@ export class OutreachDecodeError extends OutreachError {
   }
 }
 
-/** @internal Turns io-ts errors into issues with JavaScript paths and JSON types. */
-export function toIssues(errors: t.Errors): DecodeIssue[] {
+/**
+ * @internal Loose JSON type names used in decode messages ("expected string, got number").
+ * Never throws: a revoked proxy, which `Array.isArray` throws on, is an `object`.
+ */
+export function typeOfJson(u: unknown): string {
+  if (u === null) return 'null';
+  if (typeof u === 'object') {
+    try {
+      return Array.isArray(u) ? 'array' : 'object';
+    } catch {
+      return 'object';
+    }
+  }
+  if (typeof u === 'number' && !Number.isFinite(u)) return 'non-finite number';
+  return typeof u;
+}
+
+/**
+ * @internal Turns the first `max` io-ts errors into issues with JavaScript paths and JSON types.
+ * Looks at no more than `max` errors, however many there are.
+ */
+export function toIssues(errors: t.Errors, max: number = MAX_DECODE_ISSUES): DecodeIssue[] {
   const issues: DecodeIssue[] = [];
-  for (const error of errors) {
+  const count = Math.min(errors.length, max);
+  for (let e = 0; e < count; e++) {
+    const error = errors[e]!;
     const context = error.context;
     let path = '';
     for (let i = 1; i < context.length; i++) {
@@ -137,9 +210,14 @@ export function formatIssue(issue: DecodeIssue): string {
     : `${where}: ${issue.detail}`;
 }
 
-/** @internal The message of a `wrong-shape` error. */
-export function shapeMessage(issues: readonly DecodeIssue[]): string {
+/**
+ * @internal The message of a `wrong-shape` error: the first three issues, then how many more
+ * `issues` lists, and whether there were more than that.
+ */
+export function shapeMessage(issues: readonly DecodeIssue[], truncated = false): string {
   const shown = issues.slice(0, MESSAGE_ISSUES).map(formatIssue).join('; ');
-  const more = issues.length > MESSAGE_ISSUES ? `; and ${issues.length - MESSAGE_ISSUES} more` : '';
-  return `message is not an outreach: ${shown}${more}`;
+  const rest = issues.length - MESSAGE_ISSUES;
+  const more = rest > 0 ? `; and ${rest} more` : '';
+  const beyond = truncated ? `${rest > 0 ? ' in issues' : ''}; more than ${issues.length} in all` : '';
+  return `message is not an outreach: ${shown}${more}${beyond}`;
 }

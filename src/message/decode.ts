@@ -1,6 +1,8 @@
 import type * as t from 'io-ts';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
-import { OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
+import { OutreachError } from '../errors/outreach-error.js';
+import { MAX_DECODE_ISSUES, OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
+import { Field } from './fields.js';
 import { OutreachCodec, type Outreach } from './outreach.js';
 
 /** Options of {@link decodeOutreach}. */
@@ -8,6 +10,9 @@ export interface DecodeOptions<A = Outreach> {
   /**
    * Largest body, in bytes (UTF-8 bytes for text), that is parsed. Larger bodies fail with kind
    * `too-large` before any parsing, so a hostile or broken message cannot exhaust memory.
+   * A positive integer, or `Infinity` for no limit (only for bodies you trust); anything else
+   * (`NaN`, `0`, a negative or fractional number, a string) makes {@link decodeOutreach} throw.
+   * Does not apply to an already-parsed value.
    * @defaultValue {@link DEFAULT_MAX_BODY_BYTES} (16 MiB)
    */
   readonly maxBytes?: number;
@@ -28,19 +33,44 @@ const DATA_SECTION = 0x75;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
+ * @internal Checks a size limit option: a positive integer, or `Infinity` for no limit.
+ *
+ * @param value - the option as given
+ * @param optionName - its name, for the message (`maxBytes`, `maxBodyBytes`)
+ * @returns the value
+ * @throws {@link OutreachError} `INVALID_ARGUMENT` naming the option, for `NaN`, `0`, a negative
+ * or fractional number, or anything that is not a number
+ */
+export function checkMaxBytes(value: unknown, optionName: string): number {
+  if (typeof value === 'number' && (value === Infinity || (Number.isInteger(value) && value > 0))) return value;
+  const got = typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
+  throw new OutreachError(
+    'INVALID_ARGUMENT',
+    `${optionName} must be a positive integer number of bytes, or Infinity for no limit; got ${got}`,
+  );
+}
+
+/**
  * Decodes one message body into a typed {@link Outreach}, or says in words why it cannot.
  *
  * @remarks
- * Never throws, whatever the input: every failure is a `Left` of {@link OutreachDecodeError}
- * with a {@link DecodeErrorKind}. A leading UTF-8 byte-order mark is ignored. Text bodies are
- * measured in UTF-8 bytes against `maxBytes` before parsing. Every rule the decoder applies is
- * listed in `docs/message-model.md`.
+ * Never throws for any body, whatever it is: every failure is a `Left` of
+ * {@link OutreachDecodeError} with a {@link DecodeErrorKind}. An object body that throws while it
+ * is read (a getter, a `Proxy` trap, a revoked proxy) is `unsupported-body`; a codec of your own
+ * that throws is `wrong-shape`; in both the thrown value is the error's `cause` and none of its
+ * text is in the message. A wrong shape lists at most {@link MAX_DECODE_ISSUES} issues, and the
+ * default codec stops looking after that many, so any body under `maxBytes` costs about as much
+ * as parsing it. A leading UTF-8 byte-order mark is ignored. Text bodies are measured in UTF-8
+ * bytes against `maxBytes` before parsing. Every rule the decoder applies is listed in
+ * `docs/message-model.md`.
  *
  * @typeParam A - what the codec produces; {@link Outreach} unless you pass your own codec
  * @param body - `message.body` as rhea gives it: a `string` (an `amqp-value` string, which is
  *   what ActiveMQ gives for a JMS `TextMessage`), a `Uint8Array`/`Buffer` of UTF-8, an AMQP `data`
  *   section `{ typecode: 0x75, content }` (a JMS `BytesMessage`), or an already-parsed value
  * @param options - size limit and codec
+ * @throws {@link OutreachError} `INVALID_ARGUMENT` when `options.maxBytes` is given and is not a
+ *   positive integer or `Infinity`. Never for a body.
  *
  * @example
  * ```ts
@@ -56,8 +86,17 @@ export function decodeOutreach<A = Outreach>(
   body: unknown,
   options: DecodeOptions<A> = {},
 ): Either<OutreachDecodeError, A> {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBytes = options.maxBytes === undefined ? DEFAULT_MAX_BODY_BYTES : checkMaxBytes(options.maxBytes, 'maxBytes');
   const codec = (options.codec ?? OutreachCodec) as t.Decoder<unknown, A>;
+  try {
+    return decodeBody(body, maxBytes, codec);
+  } catch (e) {
+    // Reading the body threw: a getter, a proxy trap, a revoked proxy.
+    return left(unreadable(body, e));
+  }
+}
+
+function decodeBody<A>(body: unknown, maxBytes: number, codec: t.Decoder<unknown, A>): Either<OutreachDecodeError, A> {
   const text = toText(body, maxBytes);
   if (typeof text !== 'string' && text !== NOT_TEXT) return left(text);
 
@@ -66,22 +105,47 @@ export function decodeOutreach<A = Outreach>(
     try {
       value = JSON.parse(text);
     } catch (e) {
+      if (e instanceof RangeError) {
+        // Too deep for the parser's stack (or too big for the engine); valid JSON perhaps, not readable here.
+        return left(new OutreachDecodeError('not-json', 'message body could not be parsed: nested too deeply or too large', body, [], { cause: e }));
+      }
       // The engine's message quotes the body; keep only the position, which is safe to show.
       const at = /position (\d+)/.exec(String((e as Error | undefined)?.message))?.[1];
       const where = at === undefined ? '' : ` (at character ${at})`;
       return left(new OutreachDecodeError('not-json', `message body is not valid JSON${where}`, body));
     }
   }
-  let result: t.Validation<A>;
   try {
-    result = codec.decode(value);
+    const result = codec.decode(value);
+    if (result._tag === 'Right') return right(result.right);
+    const errors = result.left;
+    const issuesTruncated = errors.length > MAX_DECODE_ISSUES;
+    const issues = toIssues(errors, MAX_DECODE_ISSUES);
+    return left(new OutreachDecodeError('wrong-shape', shapeMessage(issues, issuesTruncated), body, issues, { issuesTruncated }));
   } catch (e) {
-    // A user-supplied codec threw; report it instead of crashing the consumer.
-    return left(new OutreachDecodeError('wrong-shape', `the codec threw while decoding: ${(e as Error | undefined)?.name ?? 'error'}`, body));
+    // Our codecs throw only when reading the value throws; a codec of the user's may throw on its own.
+    if (isOwnCodec(codec)) return left(unreadable(body, e));
+    // Report it instead of crashing the consumer. Nothing of the thrown value goes into the message.
+    return left(new OutreachDecodeError('wrong-shape', 'the codec threw while decoding (the thrown value is the cause)', body, [], { cause: e }));
   }
-  if (result._tag === 'Right') return right(result.right);
-  const issues = toIssues(result.left);
-  return left(new OutreachDecodeError('wrong-shape', shapeMessage(issues), body, issues));
+}
+
+function isOwnCodec(codec: unknown): boolean {
+  try {
+    return codec instanceof Field;
+  } catch {
+    return false;
+  }
+}
+
+function unreadable(body: unknown, cause: unknown): OutreachDecodeError {
+  return new OutreachDecodeError(
+    'unsupported-body',
+    'message body could not be read: reading it threw (a getter or a proxy); the thrown value is the cause',
+    body,
+    [],
+    { cause },
+  );
 }
 
 const NOT_TEXT = Symbol('not text');

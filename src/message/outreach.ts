@@ -1,6 +1,9 @@
-import * as t from 'io-ts';
+import type * as t from 'io-ts';
 import { CivitasTimestampCodec, type CivitasTimestamp } from './timestamp.js';
-import { FAIL, Field, IdCodec, TextCodec, ValueCodec, listOf, optional, struct, type Fail } from './fields.js';
+import { FAIL, Field, IdCodec, TextCodec, ValueCodec, failedAt, listOf, optional, struct, type Fail } from './fields.js';
+
+/** Where the fast path of {@link OutreachCodec} says it failed when the envelope fits but has no id. */
+const NO_ID = -2;
 
 /**
  * The Civitas application that sent an outreach. Open: values outside the examples still decode.
@@ -147,8 +150,11 @@ const EnvelopeCodec = struct('Outreach', {
  * io-ts codec of one {@link Outreach}: the default codec of {@link decodeOutreach}.
  *
  * @remarks
- * Fields it does not know are kept on the decoded object, never a failure. Compose it in your own
- * codec if your messages carry more (see the example).
+ * Fields it does not know are kept on the decoded object, never a failure, except the own keys
+ * `__proto__`, `constructor` and `prototype`, which are dropped at every level it checks (outreach,
+ * students, properties). It reports at most {@link MAX_DECODE_ISSUES} issues (plus one, to tell
+ * there were more), even inside a codec of your own. Compose it in your own codec if your messages
+ * carry more (see the example).
  *
  * @example
  * ```ts
@@ -161,18 +167,24 @@ export const OutreachCodec: t.Type<Outreach, unknown, unknown> = new Field<Outre
   'Outreach',
   (u) => {
     const envelope = EnvelopeCodec.fast(u);
-    return envelope === FAIL ? FAIL : withOutreachId(envelope);
+    if (envelope === FAIL) return FAIL;
+    const outreach = withOutreachId(envelope);
+    return outreach === FAIL ? failedAt(NO_ID) : outreach;
   },
-  (u, c) => {
-    const result = EnvelopeCodec.validate(u, c);
-    if (result._tag === 'Left') return result;
-    const outreach = withOutreachId(result.right);
-    if (outreach !== FAIL) return t.success(outreach);
-    return t.failure(
-      undefined,
-      t.appendContext(c, 'outreachId', IdCodec, undefined),
-      'required: an id at the top level or on the first outreach property',
-    );
+  (u, sink) => {
+    // After a failed fast path that found the envelope fine, only the id is missing.
+    const fits = !sink.values && sink.peek() === NO_ID;
+    if (fits) sink.resume();
+    const envelope = fits ? (u as t.TypeOf<typeof EnvelopeCodec>) : EnvelopeCodec.walk(u, sink);
+    if (envelope === FAIL) return FAIL;
+    // Without values (after a failed fast path) the envelope is the input, not normalised.
+    const outreach = sink.values ? withOutreachId(envelope) : hasOutreachId(envelope) ? (envelope as Outreach) : FAIL;
+    if (outreach === FAIL) {
+      sink.enter('outreachId', IdCodec, undefined);
+      sink.fail(undefined, 'required: an id at the top level or on the first outreach property');
+      sink.leave();
+    }
+    return outreach;
   },
   'struct',
 );
@@ -182,4 +194,12 @@ function withOutreachId(envelope: t.TypeOf<typeof EnvelopeCodec>): Outreach | Fa
   if (envelope.outreachId !== undefined) return envelope as Outreach;
   const fromProperty = envelope.outreachProperties[0]?.outreachId;
   return fromProperty === undefined ? FAIL : { ...envelope, outreachId: fromProperty };
+}
+
+/** Whether an envelope that fits, not normalised, has an id at the top level or on its first property. */
+function hasOutreachId(envelope: { outreachId?: unknown; outreachProperties?: unknown }): boolean {
+  if (envelope.outreachId !== undefined && envelope.outreachId !== null) return true;
+  const properties = envelope.outreachProperties;
+  // The envelope fits, so a non-empty list's first property has a valid outreachId.
+  return Array.isArray(properties) && properties.length > 0;
 }
