@@ -5,7 +5,7 @@ import type { LinkSettings } from '../connection/amqp-link.js';
 import type { ReconnectOptions } from '../connection/backoff.js';
 import { parseEndpoints, type BrokerEndpoint } from '../connection/endpoints.js';
 import { OutreachError } from '../errors/outreach-error.js';
-import { DEFAULT_MAX_BODY_BYTES, type DecodeOptions } from '../message/decode.js';
+import { checkMaxBytes, DEFAULT_MAX_BODY_BYTES, type DecodeOptions } from '../message/decode.js';
 import { silentLogger, type OutreachLogger } from './logger.js';
 import type { InvalidMessage, InvalidMessagePolicy, OutreachConsumerOptions } from './options.js';
 import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DELAY_MS, type OutageSettings } from './outage.js';
@@ -85,9 +85,7 @@ export function resolveSettings<A>(options: OutreachConsumerOptions<A>): Consume
         ? reconnect.maxAttempts
         : integer('reconnect.maxAttempts', reconnect.maxAttempts, DEFAULT_RECONNECT.maxAttempts, 1, Number.MAX_SAFE_INTEGER),
   };
-  const maxBytes = options.maxBodyBytes === Number.POSITIVE_INFINITY
-    ? options.maxBodyBytes
-    : integer('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 1, Number.MAX_SAFE_INTEGER);
+  const maxBytes = checkMaxBytes(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
   const invalidPolicy = options.invalidPolicy ?? 'reject';
   if (invalidPolicy !== 'reject' && invalidPolicy !== 'accept') {
     throw new OutreachError('INVALID_ARGUMENT', "invalidPolicy must be 'reject' or 'accept'");
