@@ -9,11 +9,10 @@ import {
   type OutreachDelivery,
   type SettleOutcome,
 } from '../../src/index.js';
-import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
+import { consumerOptions, dlqSize, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();
 const bodies = (n: number, seed: number): string[] => [...makeOutreachMessages(n, { seed })].map((m) => JSON.stringify(m));
-const dlqSize = async (): Promise<number> => (await broker.queueStats('ActiveMQ.DLQ'))?.size ?? 0;
 
 describe('at-least-once (the default)', () => {
   it('accepts after the handler succeeds: the queue is empty', async () => {
@@ -32,7 +31,7 @@ describe('at-least-once (the default)', () => {
 
   it('retries a failing delivery with a rising count, then dead-letters it through the hook and rejects it', async () => {
     const queue = uniqueQueue();
-    const dlqBefore = await dlqSize();
+    const dlqBefore = await dlqSize(broker);
     await sendAmqp(broker, queue, bodies(1, 2), { durable: true });
     const counts: number[] = [];
     const deadLettered: { count: number; error: unknown }[] = [];
@@ -64,7 +63,7 @@ describe('at-least-once (the default)', () => {
     expect((deadLettered[0]!.error as Error).message).toBe('CRM is down');
     expect(errors.filter((e) => e === 'handler:HANDLER_FAILED')).toHaveLength(3);
     await expectQueueSize(broker, queue, 0);
-    await waitFor(async () => (await dlqSize()) === dlqBefore + 1, 'the message in ActiveMQ.DLQ');
+    await waitFor(async () => (await dlqSize(broker)) === dlqBefore + 1, 'the message in ActiveMQ.DLQ');
   });
 
   it('retries instead of rejecting when the dead-letter hook itself fails', async () => {
