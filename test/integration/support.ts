@@ -83,3 +83,39 @@ export async function expectQueueSize(tools: BrokerTools, queue: string, expecte
     throw new Error(`queue ${queue} did not come to hold ${expected} messages in ${timeoutMs} ms (last seen: ${String(last)})`, { cause: error });
   });
 }
+
+/** Messages in ActiveMQ's dead-letter queue now (0 before it exists). */
+export async function deadLetterQueueSize(tools: BrokerTools): Promise<number> {
+  return (await tools.queueStats('ActiveMQ.DLQ'))?.size ?? 0;
+}
+
+/** A copy of `items` in an order fixed by `seed` (Fisher-Yates over a small seeded generator). */
+export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Counts how many times each key was seen, e.g. each outreach id the handler had. */
+export function tally(): { add(key: string): void; count(key: string): number; readonly size: number; keys(): string[]; repeated(): string[] } {
+  const counts = new Map<string, number>();
+  return {
+    add: (key) => void counts.set(key, (counts.get(key) ?? 0) + 1),
+    count: (key) => counts.get(key) ?? 0,
+    get size() {
+      return counts.size;
+    },
+    keys: () => [...counts.keys()],
+    repeated: () => [...counts].filter(([, n]) => n > 1).map(([k]) => k),
+  };
+}
