@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { atLeastOnce, makeOutreachMessages, OutreachConsumer, type OutageInfo, type SettleOutcome } from '../../src/index.js';
 import {
   consumerOptions,
-  deadLetterQueueSize,
+  dlqSize,
   expectQueueSize,
   sendAmqp,
   seededShuffle,
@@ -91,7 +91,7 @@ describe('poison messages', () => {
     const goodSet = outreachBodies(good, 'good', 3000);
     const poison = outreachBodies(100, 'poison', 5000);
     const undecodable = Array.from({ length: 100 }, (_, i) => `not json ${i}`);
-    const dlqBefore = await deadLetterQueueSize(broker);
+    const dlqBefore = await dlqSize(broker);
     const mixed = await run('mixed', seededShuffle([...goodSet.bodies, ...poison.bodies, ...undecodable], 7), goodSet.ids);
     const ratio = base.ms / mixed.ms;
     const atGoodDone = { deadLettered: mixed.deadLettered.size, invalid: mixed.invalid(), waiting: mixed.consumer.health().waitingRetries };
@@ -123,7 +123,7 @@ describe('poison messages', () => {
     expect(report).toMatchObject({ accepted: good, retried: 400, rejected: 200, released: 0, lost: 0, invalid: 100 });
     expect(ratio).toBeGreaterThanOrEqual(0.5);
     await expectQueueSize(broker, mixed.queue, 0);
-    await waitFor(async () => (await deadLetterQueueSize(broker)) === dlqBefore + 200, '200 more messages in ActiveMQ.DLQ');
+    await waitFor(async () => (await dlqSize(broker)) === dlqBefore + 200, '200 more messages in ActiveMQ.DLQ');
   }, 400_000);
 
   it('concurrency 1: one always-failing message does not hold up the 50 good ones behind it', async () => {
@@ -175,7 +175,7 @@ describe('poison messages', () => {
   it('onInvalid that throws: retried after 1 s, 2 s, 4 s, 8 s, then rejected; never settled before the hook is done; good messages keep flowing', async () => {
     const queue = uniqueQueue('poison-hook');
     const goodSet = outreachBodies(60, 'good', 7200);
-    const dlqBefore = await deadLetterQueueSize(broker);
+    const dlqBefore = await dlqSize(broker);
     await sendAmqp(broker, queue, ['not json: the quarantine store is down', ...goodSet.bodies], { durable: true });
     await expectQueueSize(broker, queue, 61);
     const hookCalls: { start: number; end: number; count: number }[] = [];
@@ -232,7 +232,7 @@ describe('poison messages', () => {
     expect(handled.repeated()).toEqual([]);
     expect(outages).toEqual([]);
     await expectQueueSize(broker, queue, 0);
-    await waitFor(async () => (await deadLetterQueueSize(broker)) === dlqBefore + 1, 'the undecodable message in ActiveMQ.DLQ');
+    await waitFor(async () => (await dlqSize(broker)) === dlqBefore + 1, 'the undecodable message in ActiveMQ.DLQ');
   }, 120_000);
   // Fails: the undecodable message's reject and its neighbour's accept are written by rhea in one
   // disposition frame when they fall in the same tick, with the first one's outcome for both
@@ -243,7 +243,7 @@ describe('poison messages', () => {
     const queue = uniqueQueue('poison-pairs');
     const goodSet = outreachBodies(50, 'good', 7300);
     const bodies = goodSet.bodies.flatMap((body, i) => [`not json ${i}`, body]);
-    const dlqBefore = await deadLetterQueueSize(broker);
+    const dlqBefore = await dlqSize(broker);
     await sendAmqp(broker, queue, bodies, { durable: true });
     await expectQueueSize(broker, queue, 100);
     const handled = tally();
@@ -256,7 +256,7 @@ describe('poison messages', () => {
     await consumer.close();
     await expectQueueSize(broker, queue, 0);
     let dlq = 0;
-    await waitFor(async () => (dlq = await deadLetterQueueSize(broker)) === dlqBefore + 50, '50 more in ActiveMQ.DLQ', 10_000).catch(() => undefined);
+    await waitFor(async () => (dlq = await dlqSize(broker)) === dlqBefore + 50, '50 more in ActiveMQ.DLQ', 10_000).catch(() => undefined);
     console.log(`poison (d): client settled ${JSON.stringify(outcomes)}; ActiveMQ.DLQ grew by ${dlq - dlqBefore} (50 expected)`);
     expect(handled.repeated()).toEqual([]);
     expect(outcomes).toEqual({ accepted: 50, rejected: 50 });

@@ -84,11 +84,6 @@ export async function expectQueueSize(tools: BrokerTools, queue: string, expecte
   });
 }
 
-/** Messages in ActiveMQ's dead-letter queue now (0 before it exists). */
-export async function deadLetterQueueSize(tools: BrokerTools): Promise<number> {
-  return (await tools.queueStats('ActiveMQ.DLQ'))?.size ?? 0;
-}
-
 /** A copy of `items` in an order fixed by `seed` (Fisher-Yates over a small seeded generator). */
 export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
