@@ -1,4 +1,4 @@
-import type { Connection, Receiver } from 'rhea';
+import type { Connection, Delivery as RheaDelivery, Receiver } from 'rhea';
 
 // Every undocumented part of rhea this library touches, named here and nowhere else.
 // test/unit/rhea-internals.test.ts checks each against the installed rhea over loopback (no
@@ -61,3 +61,31 @@ export function isNullTerminus(field: unknown): boolean {
 export function clearDrainFlag(receiver: Receiver): void {
   receiver.drain = false;
 }
+
+/** The parts of rhea's session that hold dispositions not yet written. */
+interface RheaIncoming {
+  updated: { state?: { descriptor?: { value?: unknown } } }[];
+  process(session: unknown): void;
+}
+
+/**
+ * @internal Works around a rhea 3.0.x bug before a delivery is settled. rhea writes the
+ * dispositions of one tick in runs of adjacent delivery ids, and when a run holds a single
+ * delivery it adds the next one without comparing their outcomes (`write_dispositions`: the
+ * state check is skipped while `first === last`). Two adjacent deliveries settled differently in
+ * one tick then both get the FIRST one's outcome: a message to be retried is accepted (lost), a
+ * good one rejected (dead-lettered). Measured by test/integration/outage.test.ts and reproduced
+ * against a rhea peer in test/unit/rhea-internals.test.ts. So: when dispositions are pending and
+ * either the pending ones or this one are not plain acceptances, write the pending ones first.
+ * Runs of acceptances (the common case) stay batched.
+ */
+export function flushDispositionsBefore(delivery: RheaDelivery, accepting: boolean): void {
+  const session = (delivery as unknown as { link?: { session?: { incoming?: RheaIncoming } } }).link?.session;
+  const incoming = session?.incoming;
+  if (incoming === undefined || incoming.updated.length === 0) return;
+  if (accepting && incoming.updated.every((d) => d.state?.descriptor?.value === ACCEPTED_DESCRIPTOR)) return;
+  incoming.process(session);
+}
+
+/** The AMQP descriptor code of the `accepted` outcome. */
+const ACCEPTED_DESCRIPTOR = 0x24;

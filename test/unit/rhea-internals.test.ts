@@ -4,9 +4,11 @@
 import type { AddressInfo } from 'node:net';
 import rhea, { type Connection, type EventContext, type Receiver } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clearDrainFlag, clearRheaTimers, isNullTerminus, RHEA_TIMER_KEYS, remoteAttachSource, socketOf } from '../../src/connection/rhea-internals.js';
+import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, RHEA_TIMER_KEYS, remoteAttachSource, socketOf } from '../../src/connection/rhea-internals.js';
 
 let port = 0;
+const settledAt = new Map<string, string[]>();
+const sentTo = new Set<string>();
 let server: ReturnType<ReturnType<typeof rhea.create_container>['listen']>;
 const peer = rhea.create_container({ id: 'peer' });
 
@@ -22,6 +24,24 @@ beforeAll(async () => {
     const address = sender.remote.attach.source?.address;
     if (address === 'refused') sender.local.attach.source = null;
     else sender.set_source({ address });
+    // `pair.*` addresses: send two messages at once and record what the client settled each as.
+    if (address?.startsWith('pair.') === true) {
+      const outcomes: string[] = [];
+      settledAt.set(address, outcomes);
+      const live = context.sender!;
+      live.on('sendable', () => {
+        if ((live as unknown as { credit: number }).credit >= 2 && outcomes.length === 0 && !sentTo.has(address)) {
+          sentTo.add(address);
+          live.send({ body: 'one' });
+          live.send({ body: 'two' });
+        }
+      });
+      for (const event of ['accepted', 'released', 'rejected', 'modified'] as const) {
+        live.on(event, (ctx: EventContext) => {
+          outcomes[ctx.delivery!.id] = event;
+        });
+      }
+    }
   });
   server = peer.listen({ port: 0, host: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
@@ -39,7 +59,38 @@ function open(address: string): Promise<{ connection: Connection; receiver: Rece
   return new Promise((resolve) => receiver.once('receiver_open', () => resolve({ connection, receiver })));
 }
 
+/** Receives the peer's two messages and settles the first accepted, the second released, in one tick. */
+async function settleTwoDifferently(address: string, flush: boolean): Promise<string[]> {
+  const client = rhea.create_container({ id: `client-${address}` });
+  const connection = client.connect({ host: '127.0.0.1', port, reconnect: false });
+  const receiver = connection.open_receiver({ source: { address }, credit_window: 0, autoaccept: false });
+  receiver.once('receiver_open', () => receiver.add_credit(2));
+  const deliveries: EventContext['delivery'][] = [];
+  receiver.on('message', (ctx: EventContext) => {
+    deliveries.push(ctx.delivery);
+    if (deliveries.length < 2) return;
+    const [first, second] = deliveries as [NonNullable<EventContext['delivery']>, NonNullable<EventContext['delivery']>];
+    if (flush) flushDispositionsBefore(first, true);
+    first.accept();
+    if (flush) flushDispositionsBefore(second, false);
+    second.release();
+  });
+  const until = Date.now() + 5000;
+  while ((settledAt.get(address)?.filter(Boolean).length ?? 0) < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  connection.close();
+  return [...(settledAt.get(address) ?? [])];
+}
+
 describe('rhea internals we rely on', () => {
+  it('rhea gives two adjacent deliveries settled differently in one tick the first one\'s outcome (the bug we work around)', async () => {
+    // If this fails, rhea has fixed write_dispositions and flushDispositionsBefore can go.
+    expect(await settleTwoDifferently('pair.raw', false)).toEqual(['accepted', 'accepted']);
+  });
+
+  it('flushDispositionsBefore makes each delivery get its own outcome', async () => {
+    expect(await settleTwoDifferently('pair.flushed', true)).toEqual(['accepted', 'released']);
+  });
+
   it('a receiver keeps the peer attach, whose source is a terminus, or a null one when refused', async () => {
     const ok = await open('queue.a');
     expect(remoteAttachSource(ok.receiver).present).toBe(true);
