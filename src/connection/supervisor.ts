@@ -44,6 +44,8 @@ export class ConnectionSupervisor {
   #endpointIndex = 0;
   #reconnects = 0;
   #connecting: Promise<void> | undefined;
+  /** The link was closed on purpose (nothing to receive); no link until {@link ConnectionSupervisor.unpark}. */
+  #parked = false;
 
   constructor(endpoints: readonly BrokerEndpoint[], settings: LinkSettings, reconnect: Required<ReconnectOptions>, logger: OutreachLogger, events: SupervisorEvents) {
     this.#endpoints = endpoints;
@@ -82,6 +84,34 @@ export class ConnectionSupervisor {
   /** No more attempts (closing): a back-off or an attempt under way ends; the open link stays. */
   stop(): void {
     this.#stopped.abort();
+  }
+
+  /** Whether the link is closed on purpose until {@link ConnectionSupervisor.unpark}. */
+  get parked(): boolean {
+    return this.#parked;
+  }
+
+  /**
+   * Closes the open link on purpose, when nothing is held and no credit is wanted (a pause, an
+   * outage between probes): ActiveMQ then puts back on the queue what it kept for this link (an
+   * AMQP `released` message stays bound to its link otherwise), where other consumers can have
+   * it. No reconnect follows until {@link ConnectionSupervisor.unpark}.
+   */
+  park(closeTimeoutMs: number): Promise<void> {
+    const link = this.#link;
+    if (this.#parked || link === undefined || this.#stopped.signal.aborted) return Promise.resolve();
+    this.#parked = true;
+    this.#link = undefined;
+    this.#logger.debug({ endpoint: link.endpoint.label }, 'parked: link closed until credit is wanted again');
+    return link.close(closeTimeoutMs);
+  }
+
+  /** Opens a link again after {@link ConnectionSupervisor.park}. */
+  unpark(): void {
+    if (!this.#parked || this.#stopped.signal.aborted) return;
+    this.#parked = false;
+    this.#connecting = this.#connectLoop(false);
+    this.#connecting.catch(() => undefined); // failures are reported as events and by fatal()
   }
 
   /** Hands over the open link (to close it), if any; the supervisor forgets it. */

@@ -43,6 +43,11 @@ export class CreditGate {
     return this.#paused ? 'paused' : this.#outage ? 'outage' : 'flowing';
   }
 
+  /** Whether no credit is wanted at all: paused, closed, or an outage with no probe open. */
+  get idle(): boolean {
+    return this.#paused || this.#closed || (this.#outage && this.#probes === 0);
+  }
+
   /** Credit granted on the current link and not yet used. */
   get credit(): number {
     return this.#link?.outstandingCredit ?? 0;

@@ -19,6 +19,8 @@ export interface OutageHost {
   wakeWaiting(): void;
   outage(info: OutageInfo): void;
   recovered(info: RecoveryInfo): void;
+  /** Whether credit is wanted changed: the consumer closes or reopens its link accordingly. */
+  flowChanged(): void;
 }
 
 /**
@@ -92,6 +94,7 @@ export class OutageControl {
     this.#host.handBack(except);
     this.#host.wakeWaiting();
     this.#schedule();
+    this.#host.flowChanged();
   }
 
   #schedule(): void {
@@ -105,6 +108,7 @@ export class OutageControl {
       const size = this.#detector.probeSize(this.#host.prefetch);
       this.#host.logger.info({ size, failedProbes: this.#detector.failedProbes }, 'outage: probing');
       this.#host.gate.openProbe(size);
+      this.#host.flowChanged();
     }, delayMs);
   }
 
@@ -113,6 +117,7 @@ export class OutageControl {
     this.#detector.probeFailed();
     this.#host.gate.openProbe(0);
     this.#schedule();
+    this.#host.flowChanged();
   }
 
   #recover(): void {
@@ -123,6 +128,7 @@ export class OutageControl {
     this.#host.logger.info({ durationMs: info.durationMs, failedProbes: info.failedProbes }, 'sink recovered: resuming');
     this.#host.gate.endOutage();
     this.#host.recovered(info);
+    this.#host.flowChanged();
   }
 
   #clearTimer(): void {

@@ -69,7 +69,9 @@ describe('pause() and resume()', () => {
     await waitFor(() => consumer.health().held === 0, 'the work in hand done', 10_000);
     await sleep(500);
     const handledAfterSettle = handled.size;
-    expect(consumer.health()).toMatchObject({ paused: true, credit: 0, held: 0, inFlight: 0, buffered: 0, state: 'open', connected: true });
+    // Nothing held and nothing wanted: the link is closed (parked), so ActiveMQ puts what it kept for
+    // it back on the queue; it reopens on resume().
+    expect(consumer.health()).toMatchObject({ paused: true, credit: 0, held: 0, inFlight: 0, buffered: 0, state: 'open', connected: false });
 
     // For a few seconds: nothing reaches the handler, and the broker dispatches nothing more.
     const samples = await sampleStats(queue, 4_000);
@@ -81,7 +83,7 @@ describe('pause() and resume()', () => {
     expect(accepted).toBe(handledAfterSettle);
     // Every message is accounted for: accepted, or on the broker (queued or handed back).
     expect(samples.at(-1)!.size).toBe(total - accepted);
-    expect(samples.at(-1)!.inFlight).toBeLessThanOrEqual(prefetch);
+    expect(samples.at(-1)!.inFlight).toBe(0);
     console.log(
       `pause (event API): paused after ${startsAtPause} handler starts (held ${atPause.held}, buffered ${atPause.buffered}, in handler ${atPause.inFlight}); ` +
         `${handledAfterSettle} done with the work in hand; ${released.size} handed back; while paused the broker showed dispatched ` +
@@ -150,10 +152,10 @@ describe('pause() and resume()', () => {
     await expectQueueSize(broker, queue, 0);
   }, 180_000);
 
-  // Fails on ActiveMQ 5.18.3: an AMQP `released` message is not put back on the queue. ActiveMQ's
-  // AMQP sender keeps it for the same link and sends it again when that link has credit, so the
-  // broker's in-flight count stays at the handed-back messages for as long as the pause lasts,
-  // and another consumer of the queue cannot have them. See the report with this test.
+  // On ActiveMQ 5.18.3 an AMQP `released` message is not put back on the queue: its AMQP sender
+  // keeps it for the same link and sends it again when that link has credit. This test failed
+  // (in-flight stayed at the 16 handed back; the second consumer never had them) until a paused
+  // consumer closed its link once nothing was held: the detach puts them back.
   it('while paused, the handed-back messages are back on the queue: broker in-flight falls to 0 and another consumer takes them', async () => {
     const queue = uniqueQueue('pause-share');
     const total = 200;
