@@ -61,6 +61,11 @@ async function upsertOne(client: PoolClient, outreach: Outreach, schema: string)
  */
 export async function commitBatch(pool: Pool, deliveries: readonly OutreachDelivery<Outreach>[], schema = 'public'): Promise<void> {
   const client = await pool.connect();
+  // A connection cut while the client is checked out is an 'error' event on the client: without a
+  // listener it would end the process. The failed query rejects as well, which is what we act on.
+  let broken: Error | undefined;
+  const onError = (error: Error): void => void (broken = error);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     for (const delivery of deliveries) await upsertOne(client, delivery.outreach, schema);
@@ -69,6 +74,7 @@ export async function commitBatch(pool: Pool, deliveries: readonly OutreachDeliv
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken); // a broken connection is discarded, not returned to the pool
   }
 }
