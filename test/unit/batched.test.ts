@@ -4,11 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { batched, type Outreach, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
 import { silentLogger } from '../../src/consumer/logger.js';
 
-function delivery(id: string, outcome?: SettleOutcome) {
+function delivery(id: string, initial?: SettleOutcome) {
   const settledAs: string[] = [];
+  let outcome = initial;
   const d = {
     messageId: id,
     deliveryCount: 0,
+    markLost: () => void (outcome = 'lost'),
     get outcome() {
       return outcome ?? (settledAs[0] as SettleOutcome | undefined);
     },
@@ -83,8 +85,40 @@ describe('batched', () => {
     expect(errors).toEqual(['HANDLER_FAILED']);
   });
 
-  it('refuses settings that cannot work', () => {
-    expect(() => batched({ size: 0, commit: async () => undefined })).toThrow(/size/);
-    expect(() => batched({ size: 1, maxWaitMs: Number.POSITIVE_INFINITY, commit: async () => undefined })).toThrow(/maxWaitMs/);
+  it('leaves out a delivery lost after it joined the batch, and commits nothing for an empty flush', async () => {
+    const committed: string[][] = [];
+    const strategy = batched({ size: 5, maxWaitMs: 60_000, commit: async (batch) => void committed.push(batch.map((d) => String(d.messageId))) });
+    const ctx = context();
+    await strategy.flush!(ctx);
+    expect(committed).toEqual([]);
+    const [a, b] = [delivery('a'), delivery('b')];
+    strategy.onSuccess(a.d, ctx);
+    strategy.onSuccess(b.d, ctx);
+    (a.d as unknown as { markLost(): void }).markLost();
+    await strategy.flush!(ctx);
+    expect(committed).toEqual([['b']]);
+    expect(a.settledAs).toEqual([]);
+  });
+
+  it('commits a full batch once, not again when its timer would have fired', async () => {
+    let commits = 0;
+    const strategy = batched({ size: 2, maxWaitMs: 20, commit: async () => void commits++ });
+    const ctx = context();
+    strategy.onSuccess(delivery('a').d, ctx);
+    strategy.onSuccess(delivery('b').d, ctx);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(commits).toBe(1);
+  });
+
+  it('refuses settings that cannot work, and takes the edges', () => {
+    const code = { code: 'INVALID_ARGUMENT' };
+    const refuse = (f: () => unknown): void => expect(f).toThrowError(expect.objectContaining(code) as Error);
+    refuse(() => batched({ size: 0, commit: async () => undefined }));
+    refuse(() => batched({ size: 1.5, commit: async () => undefined }));
+    refuse(() => batched({ size: 1, maxWaitMs: Number.POSITIVE_INFINITY, commit: async () => undefined }));
+    refuse(() => batched({ size: 1, maxWaitMs: -1, commit: async () => undefined }));
+    refuse(() => batched({ size: 1, maxWaitMs: 2 ** 31, commit: async () => undefined }));
+    expect(batched({ size: 1, maxWaitMs: 0, commit: async () => undefined }).name).toBe('batched');
+    expect(batched({ size: 1, maxWaitMs: 2 ** 31 - 1, commit: async () => undefined }).name).toBe('batched');
   });
 });

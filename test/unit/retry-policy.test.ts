@@ -6,11 +6,12 @@ import { silentLogger as silentLoggerForTests } from '../../src/consumer/logger.
 import { retryOrDeadLetter, retrySettings } from '../../src/ack/retry-policy.js';
 import type { OutreachDelivery } from '../../src/index.js';
 
-function delivery(deliveryCount: number) {
+function delivery(deliveryCount: number, outcome?: 'lost') {
   const settledAs: string[] = [];
   const d = {
     deliveryCount,
     messageId: 'ID:1',
+    outcome,
     get settled() {
       return settledAs.length > 0;
     },
@@ -69,8 +70,43 @@ describe('retry policy', () => {
     expect(hooked).toEqual([]);
   });
 
-  it('refuses settings that cannot work', () => {
-    expect(() => retrySettings({ maxAttempts: 0 })).toThrow(/maxAttempts/);
-    expect(() => retrySettings({ retryDelayMs: -1 })).toThrow(/retryDelayMs/);
+  it('waits the number given, and leaves alone a delivery settled, lost, or handed back meanwhile', async () => {
+    const waits: number[] = [];
+    const settings = retrySettings({ retryDelayMs: 1234, onDeadLetter: () => void waits.push(-1) });
+    await retryOrDeadLetter(delivery(0).d, new Error('x'), settings, context([], false, waits));
+    expect(waits).toEqual([1234]);
+    // Settled (e.g. handed back by an outage) while it waited: not retried.
+    const handedBack = delivery(0);
+    const ctx = { ...context(), wait: () => ((handedBack.d as unknown as { retry(): void }).retry(), Promise.resolve()) };
+    await retryOrDeadLetter(handedBack.d, new Error('x'), settings, ctx);
+    expect(handedBack.settledAs).toEqual(['retried']);
+    // Lost with its connection: nothing to do, the broker redelivers it.
+    const lost = delivery(4, 'lost');
+    await retryOrDeadLetter(lost.d, new Error('x'), retrySettings({ maxAttempts: 1, onDeadLetter: () => void waits.push(-2) }), context());
+    expect(waits).toEqual([1234]);
+    expect(lost.settledAs).toEqual([]);
+  });
+
+  it('rejects on the last attempt without a hook, naming the attempts; a hook that settles it is not overruled', async () => {
+    const last = delivery(2);
+    const reasons: string[] = [];
+    (last.d as unknown as { reject: (r: string) => void }).reject = (r: string) => void (reasons.push(r), last.settledAs.push('rejected'));
+    await retryOrDeadLetter(last.d, new Error('x'), retrySettings({ maxAttempts: 3 }), context());
+    expect(last.settledAs).toEqual(['rejected']);
+    expect(reasons).toEqual(['failed 3 attempts']);
+    const own = delivery(2);
+    await retryOrDeadLetter(own.d, new Error('x'), retrySettings({ maxAttempts: 3, onDeadLetter: (d) => void d.retry() }), context());
+    expect(own.settledAs).toEqual(['retried']);
+  });
+
+  it('refuses settings that cannot work, and takes the edges', () => {
+    const refuse = (f: () => unknown): void => expect(f).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error);
+    refuse(() => retrySettings({ maxAttempts: 0 }));
+    refuse(() => retrySettings({ maxAttempts: 1.5 }));
+    refuse(() => retrySettings({ retryDelayMs: -1 }));
+    refuse(() => retrySettings({ retryDelayMs: 2 ** 31 }));
+    refuse(() => retrySettings({ retryDelayMs: Number.NaN }));
+    expect(retrySettings({ retryDelayMs: 2 ** 31 - 1 }).retryDelayMs(1)).toBe(2 ** 31 - 1);
+    expect(retrySettings({ retryDelayMs: 0, maxAttempts: 1 }).maxAttempts).toBe(1);
   });
 });
