@@ -370,11 +370,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
     this.#lastDeliveryAt = new Date();
-    // Arrived after close() began (a transfer already under way, or a released message the
-    // broker re-dispatched at once): leave it unsettled. ActiveMQ puts unsettled deliveries back,
-    // count unchanged, when the link detaches. Releasing it here would only bounce it back to
-    // this link again.
-    if (!this.#ending) this.#dispatcher.arrive(generation, rheaDelivery, message);
+    // Arrived after close() began, or on a link being closed because nothing is wanted (paused,
+    // an outage between probes): a transfer already under way, or a released message the broker
+    // re-dispatched at once. Leave it unsettled: ActiveMQ puts unsettled deliveries back, count
+    // unchanged, when the link detaches; settling it now could only fail or bounce it back.
+    if (!this.#ending && this.#supervisor.isCurrent(generation)) this.#dispatcher.arrive(generation, rheaDelivery, message);
   }
 
   /**
