@@ -192,8 +192,8 @@ export class ConnectionSupervisor {
   }
 }
 
-/** @internal Any error of a connection attempt as an {@link OutreachError} (unknown ones retryable). */
-export function asConnectionError(error: unknown): OutreachError {
+/** Any error of a connection attempt as an {@link OutreachError} (unknown ones retryable). */
+function asConnectionError(error: unknown): OutreachError {
   if (error instanceof OutreachError) return error;
   return new OutreachError('CONNECTION_FAILED', `connection: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error, retryable: true });
 }

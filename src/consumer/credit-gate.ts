@@ -43,6 +43,11 @@ export class CreditGate {
     return this.#paused ? 'paused' : this.#outage ? 'outage' : 'flowing';
   }
 
+  /** Whether the user paused the flow. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Whether no credit is wanted at all: paused, closed, or an outage with no probe open. */
   get idle(): boolean {
     return this.#paused || this.#closed || (this.#outage && this.#probes === 0);

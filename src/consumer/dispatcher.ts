@@ -71,7 +71,7 @@ export class Dispatcher<A> {
       const delivery = new OutreachDelivery<undefined>(undefined, message, rheaDelivery, owner, generation);
       if (probe) this.#host.probeAdmitted(delivery);
       // Hooks for invalid messages run beside the handler: they do not take its concurrency slots.
-      table.addInvalid(delivery, generation, probe);
+      table.addInvalid(delivery, generation);
       void this.#handleInvalid(delivery, decoded.left).finally(() => table.finish(delivery));
       return;
     }
@@ -82,7 +82,7 @@ export class Dispatcher<A> {
     } catch (error) {
       this.#host.reportError(asSettleError(error), 'settle');
     }
-    table.addBuffered(delivery, generation, probe);
+    table.addBuffered(delivery, generation);
     this.pump();
   }
 

@@ -15,8 +15,6 @@ interface Held {
   phase: Phase;
   /** The outage detector has been told of a failure of this delivery. */
   failureNoted: boolean;
-  /** Let through as an outage probe. */
-  readonly probe: boolean;
 }
 
 /** @internal Mutable settle counts; {@link SettleCounts} is their read-only view. */
@@ -69,15 +67,15 @@ export class InFlightTable<A> {
   }
 
   /** Holds a decoded delivery, queued for user code. */
-  addBuffered(delivery: OutreachDelivery<A>, generation: number, probe: boolean): void {
-    this.#held.set(delivery, { generation, phase: 'buffered', failureNoted: false, probe });
+  addBuffered(delivery: OutreachDelivery<A>, generation: number): void {
+    this.#held.set(delivery, { generation, phase: 'buffered', failureNoted: false });
     this.#buffer.push(delivery);
     this.notify();
   }
 
   /** Holds an undecodable delivery, on its way to the `onInvalid` hook. */
-  addInvalid(delivery: OutreachDelivery<unknown>, generation: number, probe: boolean): void {
-    this.#held.set(delivery, { generation, phase: 'invalid', failureNoted: false, probe });
+  addInvalid(delivery: OutreachDelivery<unknown>, generation: number): void {
+    this.#held.set(delivery, { generation, phase: 'invalid', failureNoted: false });
     this.notify();
   }
 
@@ -99,9 +97,6 @@ export class InFlightTable<A> {
     return this.#held.get(delivery)?.phase;
   }
 
-  isProbe(delivery: OutreachDelivery<unknown>): boolean {
-    return this.#held.get(delivery)?.probe === true;
-  }
 
   setPhase(delivery: OutreachDelivery<unknown>, phase: Phase): void {
     const held = this.#held.get(delivery);

@@ -72,7 +72,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #closing: Promise<CloseReport> | undefined;
   #lastDeliveryAt: Date | undefined;
   #iterating = false;
-  #paused = false;
   /** Removes the listener start() put on its signal. */
   #detachStartSignal: (() => void) | undefined;
   /** Ends close()'s wait at once (set while close() waits). */
@@ -239,8 +238,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * ```
    */
   pause(): void {
-    if (this.#paused || this.#ending) return;
-    this.#paused = true;
+    if (this.#gate.paused || this.#ending) return;
     this.#gate.setPaused(true);
     this.#dispatcher.handBackBuffered();
     this.#settings.logger.info({}, 'paused');
@@ -252,11 +250,10 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * closed, and grants credit (an outage, if any, goes on probing). Idempotent.
    */
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
+    if (!this.#gate.paused) return;
+    this.#gate.setPaused(false);
     this.#settings.logger.info({}, 'resumed');
     if (this.#ending) return;
-    this.#gate.setPaused(false);
     this.#flowChanged();
   }
 
@@ -311,7 +308,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       lastDeliveryAt: this.#lastDeliveryAt,
       reconnects: this.#supervisor.reconnects,
       counts: { ...this.#table.counts },
-      paused: this.#paused,
+      paused: this.#gate.paused,
       outage: this.#outage?.health(),
     };
   }
