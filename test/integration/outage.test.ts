@@ -229,6 +229,14 @@ describe('sink outages (default outage settings)', () => {
       consumerOptions(broker, queue, { strategy: atLeastOnce({ onDeadLetter: (d) => deadLettered.add(d.outreach.outreachId) }) }),
     );
     const w = watch(consumer);
+    let connects = 0;
+    consumer.on('connected', () => connects++);
+    // Between probes, once nothing is held, the link is closed (docs: "The same applies during an outage").
+    let parkedDuringOutage = 0;
+    const sampler = setInterval(() => {
+      const h = consumer.health();
+      if (h.outage !== undefined && !h.connected && h.held === 0) parkedDuringOutage++;
+    }, 100);
     let downFrom = Number.POSITIVE_INFINITY;
     let downUntil = Number.POSITIVE_INFINITY;
     try {
@@ -259,8 +267,12 @@ describe('sink outages (default outage settings)', () => {
       );
       expect(outage.info.reason).toBe('failures');
       expect(recovery.at).toBeGreaterThanOrEqual(downUntil);
+      // The link was closed while waiting between probes, and reopened for each probe.
+      expect(parkedDuringOutage).toBeGreaterThan(0);
+      expect(connects).toBeGreaterThanOrEqual(1 + recovery.info.failedProbes);
       await expectOutcome({ queue, goodIds, poisonIds, deadLettered, w, dlqBefore, maxUpsertedTwice: 0 });
     } finally {
+      clearInterval(sampler);
       await consumer.close();
       await sink.end();
     }
