@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { isLeft, isRight, type Either } from 'fp-ts/lib/Either.js';
+import { isLeft, type Either } from 'fp-ts/lib/Either.js';
+import { fail, ok } from './decoded.js';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -14,14 +15,6 @@ import {
 import { checkMaxBytes } from '../../src/message/decode.js';
 import { setFastPath } from '../../src/message/fields.js';
 
-function ok<A>(result: Either<OutreachDecodeError, A>): A {
-  if (isLeft(result)) throw new Error(`expected a decoded outreach, got: ${result.left.message}`);
-  return result.right;
-}
-function fail<A>(result: Either<OutreachDecodeError, A>): OutreachDecodeError {
-  if (isRight(result)) throw new Error('expected a decode error, got a value');
-  return result.left;
-}
 
 const HEAD = '"outreachId":"x","createdAt":"2018-06-11T19:35:15.366848","outreachSource":"a","outreachMedium":"b"';
 /** `{ …envelope, "students": [1,1,1,…] }`: about 2 bytes per issue. */

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { isLeft, isRight, type Either } from 'fp-ts/lib/Either.js';
+import { isRight } from 'fp-ts/lib/Either.js';
+import { fail, ok } from './decoded.js';
 import * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,14 +12,6 @@ import {
   type OutreachWireMessage,
 } from '../../src/index.js';
 
-function ok<A>(result: Either<OutreachDecodeError, A>): A {
-  if (isLeft(result)) throw new Error(`expected a decoded outreach, got: ${result.left.message}`);
-  return result.right;
-}
-function fail<A>(result: Either<OutreachDecodeError, A>): OutreachDecodeError {
-  if (isRight(result)) throw new Error('expected a decode error, got a value');
-  return result.left;
-}
 const faculty = () => exampleOutreachMessages().inspireForFaculty as unknown as Record<string, unknown> & {
   students: Record<string, unknown>[];
   outreachProperties: Record<string, unknown>[];
