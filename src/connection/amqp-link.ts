@@ -4,6 +4,7 @@ import rhea from 'rhea';
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Receiver } from 'rhea';
 import { OutreachError, type OutreachErrorCode } from '../errors/outreach-error.js';
 import type { BrokerEndpoint } from './endpoints.js';
+import { flushAcceptances } from './acceptances.js';
 import { clearDrainFlag, clearRheaTimers, isNullTerminus, remoteAttachSource, socketOf } from './rhea-internals.js';
 
 /** @internal What one attempt needs to know; credentials stay here and in rhea, nowhere else. */
@@ -206,6 +207,9 @@ export class AmqpLink {
   /** Grants `n` more messages. */
   addCredit(n: number): void {
     if (n <= 0 || !this.alive || this.#receiver === undefined) return;
+    // Credit never goes out ahead of the acceptances that freed it: rhea writes a turn's
+    // dispositions before its flow frames, so the broker sees the acknowledgements first.
+    flushAcceptances();
     this.#granted += n;
     this.#receiver.add_credit(n);
   }
@@ -246,6 +250,8 @@ export class AmqpLink {
       this.#destroy();
       return Promise.resolve();
     }
+    // Acceptances decided before the close leave before the detach.
+    flushAcceptances();
     this.#closing = true;
     return new Promise<void>((resolve) => {
       const connection = this.#connection!;

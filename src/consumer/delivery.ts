@@ -1,4 +1,5 @@
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
+import { acceptSoon, flushAcceptances } from '../connection/acceptances.js';
 import { flushDispositionsBefore } from '../connection/rhea-internals.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
@@ -152,11 +153,15 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     this.#requested = outcome;
     const alive = this.#outcome !== 'lost' && this.#owner.isAlive(this.#generation);
     if (alive) {
-      flushDispositionsBefore(this.#rhea, outcome === 'accepted');
-      if (outcome === 'accepted') this.#rhea.accept();
-      else if (outcome === 'retried') this.#rhea.modified({ delivery_failed: true });
-      else if (outcome === 'rejected') this.#rhea.reject({ condition: 'amqp:internal-error', description: reason ?? '' });
-      else this.#rhea.release();
+      if (outcome === 'accepted') {
+        acceptSoon(this.#rhea); // written with the other acceptances of this turn of the event loop
+      } else {
+        flushAcceptances();
+        flushDispositionsBefore(this.#rhea, false);
+        if (outcome === 'retried') this.#rhea.modified({ delivery_failed: true });
+        else if (outcome === 'rejected') this.#rhea.reject({ condition: 'amqp:internal-error', description: reason ?? '' });
+        else this.#rhea.release();
+      }
     }
     this.#outcome = alive ? outcome : 'lost';
     this.#owner.settle(this, outcome, alive);

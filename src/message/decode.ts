@@ -2,7 +2,7 @@ import type * as t from 'io-ts';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import { MAX_DECODE_ISSUES, OutreachDecodeError, shapeMessage, toIssues } from './decode-error.js';
-import { Field } from './fields.js';
+import { Field, withOwnedInput } from './fields.js';
 import { OutreachCodec, type Outreach } from './outreach.js';
 
 /** Options of {@link decodeOutreach}. */
@@ -116,7 +116,8 @@ function decodeBody<A>(body: unknown, maxBytes: number, codec: t.Decoder<unknown
     }
   }
   try {
-    const result = codec.decode(value);
+    // A value this function parsed is its own: our codecs may normalise it in place.
+    const result = text !== NOT_TEXT && isOwnCodec(codec) ? withOwnedInput(() => codec.decode(value)) : codec.decode(value);
     if (result._tag === 'Right') return right(result.right);
     const errors = result.left;
     const issuesTruncated = errors.length > MAX_DECODE_ISSUES;

@@ -9,6 +9,24 @@ export type Fail = typeof FAIL;
 let fastPathEnabled = true;
 
 /**
+ * Whether the value being checked is the decoder's own (fresh from `JSON.parse`), so that the fast
+ * path may normalise it in place instead of copying each object and list it changes. Set only
+ * around a fast check of such a value ({@link withOwnedInput}); a value the caller handed in is
+ * never written to.
+ */
+let ownedInput = false;
+
+/** @internal Runs `check` on a value nobody else holds: normalised fields are written in place. */
+export function withOwnedInput<T>(check: () => T): T {
+  ownedInput = true;
+  try {
+    return check();
+  } finally {
+    ownedInput = false;
+  }
+}
+
+/**
  * Where the last failed fast check failed: the index of the failing key or item at each struct
  * and list on the way, innermost first. Written only when a check fails, so the happy path pays
  * nothing; `Field.validate` clears it before each fast check.
@@ -248,7 +266,7 @@ export function listOf<A>(codec: Field<A>): Field<readonly A[]> {
       const r = inner(value);
       if (r === FAIL) return failedAt(i);
       if (r !== value) {
-        if (out === u) out = u.slice();
+        if (out === u && !ownedInput) out = u.slice();
         out[i] = r;
       }
     }
@@ -307,7 +325,7 @@ export function struct<P extends Record<string, AnyField>>(name: string, props: 
       const r = checks[i]!(value);
       if (r === FAIL) return failedAt(i);
       if (r !== value) {
-        if (out === input) out = { ...input };
+        if (out === input && !ownedInput) out = { ...input };
         out[key] = r;
       }
     }

@@ -285,6 +285,32 @@ describe('dispositions', () => {
     expect(await queueStatsOf(broker, queue)).toMatchObject({ enqueued: 1, dequeued: 1 });
   });
 
+  it('one accepted disposition for a range first..last: the broker deletes every message of the range', async () => {
+    const queue = uniqueQueue('wf-accept-range');
+    await send(queue, Array.from({ length: 20 }, (_, i) => tagged(`r${i}`, true)));
+    const recorded = await opened(dial());
+    const rx = await receiveFrom(recorded, queue, {}, 20);
+    await rx.nth(20);
+    // Frames this connection writes, recorded at rhea's frame writer.
+    const written: { first: number | undefined; last: number | undefined; kind: string }[] = [];
+    const connection = recorded.connection as unknown as { _write_frame(channel: number, frame: object, payload?: unknown): void };
+    const write = connection._write_frame.bind(connection);
+    connection._write_frame = (channel, frame, payload) => {
+      const f = frame as { first?: number; last?: number; role?: boolean };
+      written.push({ kind: 'first' in Object.getPrototypeOf(frame) && 'role' in Object.getPrototypeOf(frame) ? 'disposition' : 'other', first: f.first, last: f.last });
+      write(channel, frame, payload);
+    };
+    for (const ctx of rx.got) ctx.delivery!.accept(); // one tick: rhea writes one frame for the run
+    await expectQueueSize(broker, queue, 0);
+    const dispositions = written.filter((w) => w.kind === 'disposition');
+    expect(dispositions).toHaveLength(1);
+    expect(dispositions[0]!.last! - dispositions[0]!.first!).toBe(19);
+    expect(await queueStatsOf(broker, queue)).toMatchObject({ enqueued: 20, dequeued: 20 });
+    // Nothing comes back, to this link or another.
+    rx.receiver.add_credit(5);
+    await rx.expectNothingMore(500);
+  });
+
   it('released: back at the head of the queue, to the same link as soon as it has credit, its count never raised', async () => {
     const queue = uniqueQueue('wf-release');
     const [a, b] = [tagged('A', true), tagged('B', true)];

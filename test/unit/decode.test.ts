@@ -123,6 +123,33 @@ describe('decodeOutreach: tolerant where the spec is loose', () => {
   });
 });
 
+describe('decodeOutreach: what it may change', () => {
+  it('never writes to a value the caller handed in (it copies what it normalises)', () => {
+    const message = faculty();
+    const before = structuredClone(message);
+    const outreach = ok(decodeOutreach(message));
+    expect(message).toEqual(before); // numeric ids still numbers in the caller's value
+    expect(typeof message.outreachProperties[0]!['outreachPropertyId']).toBe('number');
+    expect(outreach.outreachProperties[0]!.outreachPropertyId).toBe(String(before.outreachProperties[0]!['outreachPropertyId']));
+  });
+
+  it('normalises a body it parsed itself in place, with the same result as for a copy', () => {
+    const message = faculty();
+    expect(ok(decodeOutreach(JSON.stringify(message)))).toEqual(ok(decodeOutreach(message)));
+  });
+
+  it('a timestamp accepted before does not make a different, invalid one pass', () => {
+    const good = faculty();
+    ok(decodeOutreach(JSON.stringify(good))); // every createdAt of it now checked
+    const bad = faculty();
+    bad.students[0]!['createdAt'] = String(good['createdAt']).replace(/^(\d{4})-\d\d-\d\d/, '$1-02-30');
+    expect(fail(decodeOutreach(JSON.stringify(bad))).issues[0]?.path).toBe('students[0].createdAt');
+    ok(decodeOutreach(JSON.stringify(good)));
+    bad.students[0]!['createdAt'] = `${String(good['createdAt'])}x`;
+    expect(fail(decodeOutreach(JSON.stringify(bad))).issues[0]?.path).toBe('students[0].createdAt');
+  });
+});
+
 describe('decodeOutreach: errors a person can act on, free of student data', () => {
   it('names every failing path with the expected and actual type', () => {
     const message = faculty();
