@@ -10,6 +10,15 @@ import type { AmqpLink } from '../connection/amqp-link.js';
  */
 export const DRY_CHECK_QUIET_MS = 50;
 
+/** @internal What becomes of an arriving message: to user code (`admit`), as an outage probe, or straight back. */
+export interface Admission {
+  readonly admit: boolean;
+  readonly probe: boolean;
+}
+const ADMIT: Admission = Object.freeze({ admit: true, probe: false });
+const PROBE: Admission = Object.freeze({ admit: true, probe: true });
+const HAND_BACK: Admission = Object.freeze({ admit: false, probe: false });
+
 /**
  * How messages flow: `flowing` (credit up to prefetch), `paused` (by the user: none), or
  * `outage` (none, but for a probe).
@@ -123,16 +132,16 @@ export class CreditGate {
    * A message arrived: `true` to hand it to user code, `false` to hand it straight back (paused,
    * or an outage and not a probe).
    */
-  admit(): { readonly admit: boolean; readonly probe: boolean } {
+  admit(): Admission {
     this.#sinceDrain++;
     this.#received++;
-    if (this.#paused) return { admit: false, probe: false };
-    if (!this.#outage) return { admit: true, probe: false };
+    if (this.#paused) return HAND_BACK;
+    if (!this.#outage) return ADMIT;
     if (this.#probes > 0) {
       this.#probes--;
-      return { admit: true, probe: true };
+      return PROBE;
     }
-    return { admit: false, probe: false };
+    return HAND_BACK;
   }
 
   /** Grants credit so that the slots taken + outstanding credit reach the target of the mode. */

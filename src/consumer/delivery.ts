@@ -81,7 +81,8 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     this.body = message.body;
     this.messageId = toMessageId(message.message_id);
     this.deliveryCount = typeof message.delivery_count === 'number' ? message.delivery_count : 0;
-    this.applicationProperties = Object.freeze({ ...(message.application_properties ?? {}) });
+    const properties = message.application_properties;
+    this.applicationProperties = properties === undefined || properties === null ? NO_PROPERTIES : Object.freeze({ ...properties });
     this.subject = typeof message.subject === 'string' ? message.subject : undefined;
     this.receivedAt = new Date();
     this.#rhea = rheaDelivery;
@@ -168,6 +169,8 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     return alive;
   }
 }
+
+const NO_PROPERTIES: Readonly<Record<string, unknown>> = Object.freeze({});
 
 function toMessageId(id: unknown): string | number | undefined {
   if (typeof id === 'string' || typeof id === 'number') return id;

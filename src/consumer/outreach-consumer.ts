@@ -13,6 +13,7 @@ import { DeliveryIterator } from './delivery-iterator.js';
 import { asSettleError, Dispatcher, type OutreachHandler } from './dispatcher.js';
 import type { ConnectionInfo, DisconnectInfo, ErrorSource, OutreachConsumerEvents } from './events.js';
 import { InFlightTable } from './in-flight.js';
+import { silentLogger } from './logger.js';
 import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
 import { OutageControl } from './outage-control.js';
 import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIMEOUT_MS, resolveSettings, type ConsumerSettings } from './settings.js';
@@ -70,7 +71,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #state: ConsumerState = 'idle';
   #fatal: OutreachError | undefined;
   #closing: Promise<CloseReport> | undefined;
-  #lastDeliveryAt: Date | undefined;
+  /** When the last message arrived (epoch ms; 0: none yet). */
+  #lastDeliveryAt = 0;
   #iterating = false;
   /** Removes the listener start() put on its signal. */
   #detachStartSignal: (() => void) | undefined;
@@ -305,7 +307,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       inFlight: this.#table.inHandler,
       buffered: this.#table.buffered,
       waitingRetries: this.#table.failed,
-      lastDeliveryAt: this.#lastDeliveryAt,
+      lastDeliveryAt: this.#lastDeliveryAt === 0 ? undefined : new Date(this.#lastDeliveryAt),
       reconnects: this.#supervisor.reconnects,
       counts: { ...this.#table.counts },
       paused: this.#gate.paused,
@@ -366,7 +368,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   // ---- deliveries ----------------------------------------------------------------------
 
   #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
-    this.#lastDeliveryAt = new Date();
+    this.#lastDeliveryAt = Date.now();
     // Arrived after close() began, or on a link being closed because nothing is wanted (paused,
     // an outage between probes): a transfer already under way, or a released message the broker
     // re-dispatched at once. Leave it unsettled: ActiveMQ puts unsettled deliveries back, count
@@ -425,7 +427,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   };
 
   #onSettled(delivery: OutreachDelivery<unknown>, requested: SettleOutcome, sent: boolean): void {
-    const fields = { messageId: delivery.messageId, deliveryCount: delivery.deliveryCount };
     if (!sent) {
       this.#reportError(
         new OutreachError(
@@ -437,8 +438,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       );
     } else {
       this.#table.counts[requested as Exclude<SettleOutcome, 'lost'>]++;
-      if (requested === 'retried' || requested === 'rejected') this.#settings.logger.warn({ ...fields, outcome: requested }, 'delivery not accepted');
-      else this.#settings.logger.debug({ ...fields, outcome: requested }, 'settled');
+      const logger = this.#settings.logger;
+      const fields = (): object => ({ messageId: delivery.messageId, deliveryCount: delivery.deliveryCount, outcome: requested });
+      if (requested === 'retried' || requested === 'rejected') logger.warn(fields(), 'delivery not accepted');
+      // One line per message: built only for a logger of yours.
+      else if (logger !== silentLogger) logger.debug(fields(), 'settled');
     }
     this.#fire('settled', delivery, sent ? requested : 'lost');
     this.#outage?.settled(delivery, sent ? requested : 'lost');
