@@ -1,0 +1,42 @@
+import type { Container, Sender } from 'rhea';
+
+// The undocumented parts of rhea's server side that the dev queue touches, named here and
+// nowhere else. test/unit/dev-queue-internals.test.ts checks each against the installed rhea, so
+// an upgrade that changes one of them fails that test.
+
+/**
+ * @internal The receiver's limit on a sender link: the delivery-count plus the link-credit of its
+ * last flow frame. rhea keeps `credit = flow.delivery_count + flow.link_credit - delivery_count`
+ * on the sender, and raises `delivery_count` as transfers are written, so the sum is the limit
+ * whatever is still queued in rhea.
+ */
+export function senderLimit(sender: Sender): number {
+  const fields = sender as unknown as { delivery_count: number; credit: number };
+  return fields.delivery_count + fields.credit;
+}
+
+/**
+ * @internal Asks rhea for a pass over the connection's output. `set_drained(true)` marks the
+ * drain answer as due but does not schedule the write.
+ */
+export function requestOutput(sender: Sender): void {
+  (sender.connection as unknown as { _register(): void })._register();
+}
+
+/**
+ * @internal Offers a SASL mechanism that always fails (ActiveMQ offers ANONYMOUS and refuses it
+ * when authentication is on). rhea's server calls `start()` and reads `outcome` afterwards.
+ */
+export function offerRefusedMechanism(container: Container, name: string): void {
+  const mechanisms = container.sasl_server_mechanisms as unknown as Record<string, () => unknown>;
+  mechanisms[name] = () => {
+    const mechanism = {
+      outcome: undefined as boolean | undefined,
+      username: undefined,
+      start(): void {
+        mechanism.outcome = false;
+      },
+    };
+    return mechanism;
+  };
+}

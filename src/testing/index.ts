@@ -1,0 +1,30 @@
+/**
+ * `civitas-outreach/testing`: what a user's tests need and production code does not. Sample
+ * messages as the spec shows them, a factory of varied valid messages, builders of the invalid
+ * shapes a consumer must handle, a development queue that behaves like the Civitas queue (an AMQP
+ * 1.0 endpoint in your process, with fault injection), and a harness that runs a handler over
+ * given messages and reports how each was settled.
+ *
+ * @packageDocumentation
+ */
+
+// Sample messages and a factory
+export { exampleOutreachMessages } from './examples.js';
+export type { OutreachWireMessage, WireStudent, WireOutreachProperty, ExampleOutreachMessages } from './examples.js';
+export { makeOutreachMessage, makeOutreachMessages } from './factory.js';
+export type { MakeOutreachOptions } from './factory.js';
+
+// The development queue
+export { startDevQueue } from '../dev-queue/dev-queue.js';
+export type {
+  DevQueue,
+  DevQueueOptions,
+  DevQueueFaults,
+  DevQueueInput,
+  DevQueueMessage,
+  DevQueueSeed,
+  DevQueueStats,
+  DevQueueDelivery,
+  DevQueueBrowsed,
+} from '../dev-queue/dev-queue.js';
+export type { DevQueueDeadLetter, DevQueueSettlement } from '../dev-queue/queue-state.js';
