@@ -150,7 +150,11 @@ export interface DevQueueFaults {
    * path that goes silent: the client notices only by its idle timeout. Until {@link DevQueueFaults.unstall}.
    */
   stall(): void;
-  /** Ends {@link DevQueueFaults.stall}: what was held back is written, what was sent is read. */
+  /**
+   * Ends {@link DevQueueFaults.stall}: the stalled connections are cut (their clients have given up
+   * or will; what they sent meanwhile never arrived), with their unsettled deliveries back on the
+   * queue with the count + 1, as ActiveMQ's inactivity monitor does. New connections work again.
+   */
   unstall(): void;
 }
 
@@ -264,6 +268,13 @@ export async function startDevQueue(options: DevQueueOptions = {}): Promise<DevQ
   let refuseLogins = 0;
   let delayMs = 0;
   let stalled = false;
+  const stalledSockets = new Set<Socket>();
+  /** Reads nothing more and holds back every write, heartbeats included. */
+  const stallSocket = (socket: Socket): void => {
+    stalledSockets.add(socket);
+    socket.pause();
+    socket.cork();
+  };
   let closed = false;
 
   const queueOf = (name: string): QueueState => {
@@ -333,13 +344,11 @@ export async function startDevQueue(options: DevQueueOptions = {}): Promise<DevQ
         progress = true;
         if (delayMs > 0) {
           link.delayed++;
+          if (!hold.browse) hold.delayed.add(message);
           setTimeout(() => {
             link.delayed--;
-            if (link.closed || link.conn.dead) {
-              if (!hold.browse) queue.requeue(message);
-            } else {
-              transfer(link, message);
-            }
+            // Gone from the set: its link closed meanwhile and put it back on the queue.
+            if (hold.browse ? !link.closed && !link.conn.dead : hold.delayed.delete(message)) transfer(link, message);
             pump(queue);
           }, delayMs).unref();
         } else {
@@ -563,10 +572,15 @@ export async function startDevQueue(options: DevQueueOptions = {}): Promise<DevQ
     },
     unstall() {
       stalled = false;
-      for (const socket of sockets) {
-        socket.resume();
-        socket.uncork();
+      // A path that went silent does not come back: the clients gave up by their idle timeout, and
+      // what they sent meanwhile (a close, say) never arrived. Cut the stalled connections, as
+      // ActiveMQ's inactivity monitor does: unsettled deliveries go back with the count + 1.
+      for (const state of [...conns.values()]) {
+        const socket = socketOf(state.connection) as Socket | undefined;
+        if (socket !== undefined && stalledSockets.has(socket)) drop(state);
       }
+      for (const socket of stalledSockets) socket.destroy();
+      stalledSockets.clear();
     },
   };
 
@@ -622,10 +636,6 @@ function queueName(address: string): string {
   return address.replace(/^queue:\/\//, '').trim();
 }
 
-function stallSocket(socket: Socket): void {
-  socket.pause();
-  socket.cork();
-}
 
 function toMessage(input: DevQueueInput): DevQueueMessage {
   if (typeof input === 'string') return { body: input };

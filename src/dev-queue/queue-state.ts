@@ -41,6 +41,8 @@ export interface LinkHold {
   readonly queue: QueueState;
   /** Released or retried messages kept for this link and sent again when it has credit (ActiveMQ). */
   readonly bound: StoredMessage[];
+  /** Taken for this link and held back by the `delayDeliveries` fault, not yet sent. */
+  readonly delayed: Set<StoredMessage>;
   /** Sent and not yet settled, by a key of the server's choice. */
   readonly unsettled: Map<unknown, { message: StoredMessage; record: DeliveryRecord }>;
   /** A browser (`distribution-mode: copy`): sees copies, consumes nothing. */
@@ -84,15 +86,13 @@ export class QueueState {
   /** Messages not yet acknowledged: waiting, kept for a link, or sent and unsettled (ActiveMQ's QueueSize). */
   get depth(): number {
     let held = 0;
-    for (const link of this.links) if (!link.browse) held += link.bound.length + link.unsettled.size;
+    for (const link of this.links) if (!link.browse) held += link.bound.length + link.delayed.size + link.unsettled.size;
     return this.ready.length + held;
   }
 
-  /** Sent to a consumer and not yet settled. */
+  /** Taken by a consumer link and not yet settled (sent, kept for the link, or delayed). */
   get inFlight(): number {
-    let n = 0;
-    for (const link of this.links) if (!link.browse) n += link.unsettled.size + link.bound.length;
-    return n;
+    return this.depth - this.ready.length;
   }
 
   add(fields: Omit<StoredMessage, 'seq' | 'deliveryCount' | 'countAtBind'> & { deliveryCount?: number }): StoredMessage {
@@ -208,12 +208,13 @@ export class QueueState {
       update(message, record);
       this.requeue(message);
     }
-    for (const message of link.bound) {
+    for (const message of [...link.bound, ...link.delayed]) {
       update(message, undefined);
       this.requeue(message);
     }
     link.unsettled.clear();
     link.bound.length = 0;
+    link.delayed.clear();
   }
 
   #deadLetter(message: StoredMessage, outcome: DevQueueDeadLetter['outcome'], error: DevQueueDeadLetter['error']): void {
@@ -233,7 +234,7 @@ export type Outcome =
 
 /** @internal A new link's hold. */
 export function newHold(queue: QueueState, browse: boolean): LinkHold {
-  const hold: LinkHold = { queue, bound: [], unsettled: new Map(), browse, browsedUpTo: -1 };
+  const hold: LinkHold = { queue, bound: [], delayed: new Set(), unsettled: new Map(), browse, browsedUpTo: -1 };
   queue.links.push(hold);
   return hold;
 }
