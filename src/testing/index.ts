@@ -28,3 +28,11 @@ export type {
   DevQueueBrowsed,
 } from '../dev-queue/dev-queue.js';
 export type { DevQueueDeadLetter, DevQueueSettlement } from '../dev-queue/queue-state.js';
+
+// Invalid shapes a consumer must handle
+export { makeInvalidOutreach, invalidOutreachCases } from './invalid.js';
+export type { InvalidOutreachKind, InvalidOutreachCase, MakeInvalidOutreachOptions } from './invalid.js';
+
+// A handler under test, with no broker to install
+export { runHandler } from './run-handler.js';
+export type { RunHandlerOptions, RunHandlerResult, HandledMessage } from './run-handler.js';
