@@ -1,12 +1,22 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// The examples import the package by name, as users do; in tests that name is the source.
+const byName = {
+  alias: [
+    { find: /^civitas-outreach\/testing$/, replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)) },
+    { find: /^civitas-outreach$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+  ],
+};
 
 export default defineConfig({
   test: {
     projects: [
       {
+        resolve: byName,
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'examples/**/*.test.ts'],
         },
       },
       {

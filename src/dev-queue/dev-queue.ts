@@ -75,7 +75,7 @@ export interface DevQueueOptions {
    * (`amqp://`; the consumer then needs `allowInsecure: true`). `docs/dev-queue.md` shows how to
    * make a local certificate with one `openssl` command.
    */
-  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  readonly tls?: DevQueueTls;
   /**
    * Interface to listen on.
    * @defaultValue `'127.0.0.1'`
@@ -86,6 +86,14 @@ export interface DevQueueOptions {
    * @defaultValue `0`
    */
   readonly port?: number;
+}
+
+/** A PEM key and certificate for {@link DevQueueOptions.tls}. */
+export interface DevQueueTls {
+  /** The private key, PEM. */
+  readonly key: string | Buffer;
+  /** The certificate, PEM; clients trust it as their `ca` when it is self-signed. */
+  readonly cert: string | Buffer;
 }
 
 /** Counters of one queue, as {@link DevQueue.stats} returns them. */
@@ -253,7 +261,7 @@ interface ConnState {
  * await using q = await startDevQueue({ queues: { outreach: 50 } });
  * const consumer = new OutreachConsumer({ url: q.url, username: q.username, password: q.password, queue: 'outreach', allowInsecure: true });
  * ```
- * @throws {@link OutreachError} `INVALID_ARGUMENT` for an empty username or queue name, or a port it cannot listen on
+ * @throws `OutreachError` `INVALID_ARGUMENT` for an empty username or queue name, or a port it cannot listen on
  */
 export async function startDevQueue(options: DevQueueOptions = {}): Promise<DevQueue> {
   const username = options.username ?? 'civitas';

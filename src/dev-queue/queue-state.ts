@@ -62,7 +62,15 @@ export interface DevQueueDeadLetter {
   /** The outcome that dead-lettered it: `rejected`, or `modified` with `undeliverable-here`. */
   readonly outcome: 'rejected' | 'modified-undeliverable';
   /** The error condition and description the consumer sent with a rejection, if any. */
-  readonly error: { readonly condition?: string; readonly description?: string } | undefined;
+  readonly error: DevQueueRejection | undefined;
+}
+
+/** The error a consumer sent with a rejection. */
+export interface DevQueueRejection {
+  /** The AMQP error condition, e.g. `amqp:internal-error`. */
+  readonly condition?: string;
+  /** The consumer's description. */
+  readonly description?: string;
 }
 
 /** @internal One named queue. */

@@ -26,8 +26,9 @@ export type {
   DevQueueStats,
   DevQueueDelivery,
   DevQueueBrowsed,
+  DevQueueTls,
 } from '../dev-queue/dev-queue.js';
-export type { DevQueueDeadLetter, DevQueueSettlement } from '../dev-queue/queue-state.js';
+export type { DevQueueDeadLetter, DevQueueRejection, DevQueueSettlement } from '../dev-queue/queue-state.js';
 
 // Invalid shapes a consumer must handle
 export { makeInvalidOutreach, invalidOutreachCases } from './invalid.js';
@@ -35,4 +36,4 @@ export type { InvalidOutreachKind, InvalidOutreachCase, MakeInvalidOutreachOptio
 
 // A handler under test, with no broker to install
 export { runHandler } from './run-handler.js';
-export type { RunHandlerOptions, RunHandlerResult, HandledMessage } from './run-handler.js';
+export type { RunHandlerOptions, RunHandlerResult, RunHandlerError, HandledMessage } from './run-handler.js';

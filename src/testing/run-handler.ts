@@ -8,9 +8,30 @@ import type { Outreach } from '../message/outreach.js';
 import { startDevQueue, type DevQueueInput } from '../dev-queue/dev-queue.js';
 import type { DevQueueSettlement } from '../dev-queue/queue-state.js';
 
-/** Options of {@link runHandler}: the consumer settings under test, and how long to wait. */
-export interface RunHandlerOptions<A = Outreach>
-  extends Pick<OutreachConsumerOptions<A>, 'strategy' | 'prefetch' | 'maxWaitingRetries' | 'codec' | 'maxBodyBytes' | 'onInvalid' | 'invalidPolicy' | 'outage' | 'logger'> {
+/**
+ * Options of {@link runHandler}: the consumer settings under test (each as the consumer's option
+ * of the same name, with the same default), and how long to wait. The connection settings are the
+ * harness's own.
+ */
+export interface RunHandlerOptions<A = Outreach> {
+  /** The acknowledgement strategy under test. @defaultValue `atLeastOnce()` */
+  readonly strategy?: OutreachConsumerOptions<A>['strategy'];
+  /** Messages held at once. @defaultValue the consumer's default (20) */
+  readonly prefetch?: number;
+  /** Failed deliveries waiting for a retry outside the prefetch budget. @defaultValue 10 x prefetch */
+  readonly maxWaitingRetries?: number;
+  /** Your own codec, if the handler expects another type. @defaultValue the outreach codec */
+  readonly codec?: OutreachConsumerOptions<A>['codec'];
+  /** Largest body decoded. @defaultValue 16 MiB */
+  readonly maxBodyBytes?: number;
+  /** Your hook for undecodable messages. @defaultValue none */
+  readonly onInvalid?: OutreachConsumerOptions<A>['onInvalid'];
+  /** What happens to undecodable messages after the hook. @defaultValue `'reject'` */
+  readonly invalidPolicy?: OutreachConsumerOptions<A>['invalidPolicy'];
+  /** Outage handling, or `false` to turn it off. @defaultValue on, with the consumer's defaults */
+  readonly outage?: OutreachConsumerOptions<A>['outage'];
+  /** Where the consumer logs. @defaultValue the consumer's default */
+  readonly logger?: OutreachConsumerOptions<A>['logger'];
   /**
    * How many deliveries the handler works on at once.
    * @defaultValue `1`
@@ -25,6 +46,14 @@ export interface RunHandlerOptions<A = Outreach>
   readonly timeoutMs?: number;
 }
 
+/** An `error` event the consumer emitted during {@link runHandler}. */
+export interface RunHandlerError {
+  /** The error's code (a handler's throw is `HANDLER_FAILED`). */
+  readonly code: OutreachErrorCode;
+  /** Where it came from (a handler's throw is `handler`). */
+  readonly source: ErrorSource;
+}
+
 /** What became of one message in {@link runHandler}. */
 export interface HandledMessage {
   /** Its position in the messages given. */
@@ -33,7 +62,8 @@ export interface HandledMessage {
   readonly messageId: string | number;
   /**
    * - `accepted`: done, deleted from the queue.
-   * - `dead-lettered`: rejected: in the broker's dead-letter store (on Amazon MQ, only Civitas can read it).
+   * - `dead-lettered`: rejected: in the broker's dead-letter store (on Amazon MQ, only Civitas can
+   *   read it); a message sent with `durable: false` is dropped instead, and reads the same.
    * - `pending`: still on the queue when the run ended (a timeout, or a strategy that never settled it).
    */
   readonly outcome: 'accepted' | 'dead-lettered' | 'pending';
@@ -59,8 +89,8 @@ export interface RunHandlerResult {
   readonly outages: readonly OutageInfo[];
   /** Every `recovered` event, in order. */
   readonly recoveries: readonly RecoveryInfo[];
-  /** Every `error` event: its code and source (a handler's throw is `HANDLER_FAILED` / `handler`). */
-  readonly errors: readonly { readonly code: OutreachErrorCode; readonly source: ErrorSource }[];
+  /** Every `error` event, in order. */
+  readonly errors: readonly RunHandlerError[];
 }
 
 const QUEUE = 'civitas.outreach.test';
@@ -72,7 +102,7 @@ const QUEUE = 'civitas.outreach.test';
  *
  * @remarks
  * The messages are put on an in-process dev queue (see {@link startDevQueue}) and consumed by an
- * {@link OutreachConsumer} with your options, exactly as in production. This goes over a loopback
+ * `OutreachConsumer` with your options, exactly as in production. This goes over a loopback
  * socket (127.0.0.1, a free port, plain AMQP with a random password): no outside network and no
  * broker to install, but not a pure in-memory call. The run ends when every message is accepted
  * or dead-lettered, or after `timeoutMs`; then the consumer is closed.
@@ -112,7 +142,7 @@ export async function runHandler<A = Outreach>(
     const invalid = new Set<string | number>();
     const outages: OutageInfo[] = [];
     const recoveries: RecoveryInfo[] = [];
-    const errors: { code: OutreachErrorCode; source: ErrorSource }[] = [];
+    const errors: RunHandlerError[] = [];
     consumer.on('invalid', (message) => void (message.messageId !== undefined && invalid.add(message.messageId)));
     consumer.on('outage', (info) => void outages.push(info));
     consumer.on('recovered', (info) => void recoveries.push(info));
