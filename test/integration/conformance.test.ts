@@ -314,3 +314,38 @@ describe.each(targets)('conformance: $name', (target) => {
     await expectDepth(target, queue, 0);
   });
 });
+
+// ---- known differences (docs/dev-queue.md): each asserted on both sides ----------------------
+
+describe('known differences', () => {
+  it('the open frame names the broker: ActiveMQ (its broker name as container id) vs the dev queue', async () => {
+    const seen: Record<string, { container: unknown; product: unknown; idle: unknown; frame: unknown }> = {};
+    for (const target of targets) {
+      const connection = await dial(target);
+      const open = (connection as unknown as { remote: { open: { container_id: unknown; idle_time_out: unknown; max_frame_size: unknown; properties: Record<string, unknown> } } }).remote.open;
+      seen[target.name] = { container: open.container_id, product: open.properties['product'], idle: open.idle_time_out, frame: open.max_frame_size };
+      connection.close();
+    }
+    expect(seen).toEqual({
+      activemq: { container: 'civitas-test', product: 'ActiveMQ', idle: 15_000, frame: 131_072 },
+      'dev-queue': { container: 'civitas-dev-queue', product: 'civitas-outreach dev queue', idle: 15_000, frame: 131_072 },
+    });
+  });
+
+  it('dead letters: ActiveMQ puts them on the shared queue ActiveMQ.DLQ; the dev queue keeps a store per queue, read with deadLetters()', async () => {
+    const queue = uniqueQueue('conf-dlq');
+    const before = { amqDlq: await dlqSize(activemq), devDlq: devQueue.depth('ActiveMQ.DLQ') };
+    for (const target of targets) {
+      await sendAmqp(target.broker, queue, ['not json']);
+      const consumer = new OutreachConsumer(consumerOptions(target.broker, queue, { servername: 'localhost' }));
+      consumer.on('error', () => undefined);
+      const drained = new Promise<void>((resolve) => consumer.once('drained', () => resolve()));
+      await consumer.start(() => undefined);
+      await drained;
+      await consumer.close();
+    }
+    await waitFor(async () => (await dlqSize(activemq)) === before.amqDlq + 1, 'one more message in ActiveMQ.DLQ');
+    expect(devQueue.depth('ActiveMQ.DLQ')).toBe(before.devDlq);
+    expect(devQueue.deadLetters(queue).map((d) => d.body)).toEqual(['not json']);
+  });
+});
