@@ -14,7 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import rhea, { type Connection } from 'rhea';
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
-import { makeOutreachMessages, OutreachConsumer } from '../src/index.js';
+import { OutreachConsumer } from '../src/index.js';
+import { makeOutreachMessages } from '../src/testing/index.js';
 import { sendBodies } from '../examples/seed-dev-queue.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);

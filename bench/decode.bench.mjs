@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeOutreach, makeOutreachMessage, makeOutreachMessages } from '../dist/index.js';
+import { decodeOutreach } from '../dist/index.js';
+import { makeOutreachMessage, makeOutreachMessages } from '../dist/testing.js';
 
 // ---- child: one call, then its peak memory --------------------------------------------------------
 if (process.argv[2] === '--peak') {

@@ -5,7 +5,8 @@
 // each and the ratio with/without poison (goal >= 0.8), plus what became of the poison.
 // Run: npm run bench:poison   (BENCH_GOOD, BENCH_ROUNDS to change the size)
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
-import { makeOutreachMessages, OutreachConsumer } from '../src/index.js';
+import { OutreachConsumer } from '../src/index.js';
+import { makeOutreachMessages } from '../src/testing/index.js';
 import { sendBodies } from '../examples/seed-dev-queue.js';
 
 const good = Number(process.env.BENCH_GOOD ?? 800);

@@ -4,10 +4,10 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import {
   decodeOutreach,
   defineValueIds,
-  exampleOutreachMessages,
   indexProperties,
   LabelDriftDetector,
 } from 'civitas-outreach';
+import { exampleOutreachMessages } from 'civitas-outreach/testing';
 
 // Your integration's own names for the valueIds it cares about (labels can be renamed; ids cannot).
 const ids = defineValueIds({

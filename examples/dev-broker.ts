@@ -1,7 +1,8 @@
 // Where the examples connect: Civitas' queue when CIVITAS_URL is set, otherwise an embedded
 // default (a local ActiveMQ broker, TLS with a password as on Amazon MQ, and a development queue
 // filled with sample outreach, as Civitas' development queue comes with sample data).
-import { makeOutreachMessages, type Outreach, type OutreachConsumerOptions } from 'civitas-outreach';
+import { type Outreach, type OutreachConsumerOptions } from 'civitas-outreach';
+import { makeOutreachMessages } from 'civitas-outreach/testing';
 import { sendSamples } from './seed-dev-queue.js';
 
 /** Connection settings for the examples, and how to clean up. */

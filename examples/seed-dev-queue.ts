@@ -3,7 +3,7 @@
 // do the integration tests as their producer.
 import { randomUUID } from 'node:crypto';
 import rhea from 'rhea';
-import type { OutreachWireMessage } from 'civitas-outreach';
+import type { OutreachWireMessage } from 'civitas-outreach/testing';
 
 /** What the sender needs of a broker. */
 export interface SeedTarget {

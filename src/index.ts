@@ -1,6 +1,7 @@
 /**
  * `civitas-outreach`: an unofficial TypeScript client for the Civitas Learning Bulk Outreach
- * Extract Service. This file is the whole public API.
+ * Extract Service. This file is the whole public API of the main entry; what tests need (sample
+ * messages, a factory, a development queue, a handler harness) is in `civitas-outreach/testing`.
  *
  * @packageDocumentation
  */
@@ -60,9 +61,3 @@ export { defineValueIds } from './valueid/value-id-map.js';
 export type { ValueIdMap } from './valueid/value-id-map.js';
 export { LabelDriftDetector } from './valueid/label-drift.js';
 export type { LabelDrift, LabelDriftDetectorOptions, ValueIdLabel } from './valueid/label-drift.js';
-
-// Test data: the spec's examples and a factory
-export { exampleOutreachMessages } from './testing/examples.js';
-export type { OutreachWireMessage, WireStudent, WireOutreachProperty, ExampleOutreachMessages } from './testing/examples.js';
-export { makeOutreachMessage, makeOutreachMessages } from './testing/factory.js';
-export type { MakeOutreachOptions } from './testing/factory.js';

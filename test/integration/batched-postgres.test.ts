@@ -3,7 +3,8 @@
 // back; nothing is lost and nothing is stored twice.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batched, makeOutreachMessages, OutreachConsumer, type SettleOutcome } from '../../src/index.js';
+import { batched, OutreachConsumer, type SettleOutcome } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { commitBatch, createOutreachTables } from '../../examples/postgres-sink.js';
 import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 

@@ -6,7 +6,6 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   isOutreachError,
-  makeOutreachMessages,
   OutreachConsumer,
   type ErrorSource,
   type OutreachConsumerOptions,
@@ -14,6 +13,7 @@ import {
   type OutreachLogger,
   type Outreach,
 } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 import { TcpProxy } from './tcp-proxy.js';
 

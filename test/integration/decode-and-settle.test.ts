@@ -2,7 +2,8 @@
 // OpenWire producer as a JMS TextMessage), including the spec's three examples, are decoded,
 // handed out and accepted: the broker's queue is empty afterwards.
 import { describe, expect, it } from 'vitest';
-import { exampleOutreachMessages, makeOutreachMessages, OutreachConsumer, type OutreachDelivery } from '../../src/index.js';
+import { OutreachConsumer, type OutreachDelivery } from '../../src/index.js';
+import { exampleOutreachMessages, makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, type BodyForm } from './support.js';
 
 const broker = sharedBroker();

@@ -1,7 +1,8 @@
 // The `drained` event: the broker had nothing more to send and every delivery is settled. A job
 // that empties the queue and ends relies on it.
 import { describe, expect, it } from 'vitest';
-import { batched, makeOutreachMessages, OutreachConsumer } from '../../src/index.js';
+import { batched, OutreachConsumer } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();

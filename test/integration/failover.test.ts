@@ -7,7 +7,8 @@
 // These tests start their own broker, so that restarting it does not disturb the shared one.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerHandle } from '../../scripts/activemq.mjs';
-import { makeOutreachMessages, OutreachConsumer, type OutreachDelivery, type Outreach } from '../../src/index.js';
+import { OutreachConsumer, type OutreachDelivery, type Outreach } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, sendAmqp, uniqueQueue, waitFor } from './support.js';
 import { TcpProxy } from './tcp-proxy.js';
 

@@ -3,7 +3,8 @@
 // without loss.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { makeOutreachMessages, OutreachConsumer } from '../../src/index.js';
+import { OutreachConsumer } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();

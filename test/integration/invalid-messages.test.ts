@@ -2,7 +2,8 @@
 // has had them; then the policy decides (reject by default).
 import { describe, expect, it } from 'vitest';
 import type { QueueStats } from '../../scripts/activemq.mjs';
-import { makeOutreachMessages, OutreachConsumer, type InvalidMessage, type Outreach, type SettleOutcome } from '../../src/index.js';
+import { OutreachConsumer, type InvalidMessage, type Outreach, type SettleOutcome } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, dlqSize, expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();

@@ -8,7 +8,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   atLeastOnce,
-  makeOutreachMessages,
   manual,
   OutreachConsumer,
   type OutageInfo,
@@ -18,6 +17,7 @@ import {
   type RecoveryInfo,
   type SettleOutcome,
 } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { commitBatch, createOutreachTables } from '../../examples/postgres-sink.js';
 import {
   consumerOptions,

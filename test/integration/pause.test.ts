@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { makeOutreachMessages, OutreachConsumer, type OutreachDelivery } from '../../src/index.js';
+import { OutreachConsumer, type OutreachDelivery } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import type { QueueStats } from '../../scripts/activemq.mjs';
 import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, tally, uniqueQueue, waitFor } from './support.js';
 

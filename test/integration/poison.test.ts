@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { atLeastOnce, makeOutreachMessages, OutreachConsumer, type OutageInfo, type SettleOutcome } from '../../src/index.js';
+import { atLeastOnce, OutreachConsumer, type OutageInfo, type SettleOutcome } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import {
   consumerOptions,
   dlqSize,

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
-import { makeOutreachMessages } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { sendAmqp, sharedBroker, uniqueQueue } from './support.js';
 
 const broker = sharedBroker();

@@ -1,7 +1,8 @@
 // close() during a busy stream loses nothing; deadlines, AbortSignal and `await using`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { makeOutreachMessages, OutreachConsumer, type AckStrategy, type CloseReport } from '../../src/index.js';
+import { OutreachConsumer, type AckStrategy, type CloseReport } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import {
   atLeastOnce,
   atMostOnce,
-  makeOutreachMessages,
   manual,
   OutreachConsumer,
   type OutreachDelivery,
   type SettleOutcome,
 } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, dlqSize, expectQueueSize, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();

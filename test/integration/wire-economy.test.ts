@@ -5,7 +5,8 @@
 // ("What goes on the wire"); the figures they bought are in the README's benchmark section.
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeOutreachMessages, OutreachConsumer } from '../../src/index.js';
+import { OutreachConsumer } from '../../src/index.js';
+import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();

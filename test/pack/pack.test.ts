@@ -28,7 +28,7 @@ afterAll(() => {
 });
 
 const script = `
-  const example = m.exampleOutreachMessages().inspireForFaculty;
+  const example = JSON.parse('{"outreachId":"8a007dbb-23eb-4889-9afb-d7b20586ea47","createdAt":"2018-06-11T19:30:23.473274","outreachSource":"Faculty","outreachMedium":"Email","students":[],"outreachProperties":[{"outreachPropertyId":11,"outreachId":"8a007dbb-23eb-4889-9afb-d7b20586ea47","name":"rawEnrollmentId","value":"35776743","createdAt":"2018-06-11T19:30:23.473274"}]}');
   const result = m.decodeOutreach(JSON.stringify(example));
   if (result._tag !== 'Right') throw new Error('decode failed');
   const index = m.indexProperties(result.right);
@@ -47,10 +47,35 @@ describe('the packed tarball', () => {
     expect(JSON.parse(run('node', ['cjs.cjs'], project))).toEqual(expected);
   });
 
+  const testingScript = `
+    const example = t.exampleOutreachMessages().inspireForFaculty;
+    const ok = m.decodeOutreach(JSON.stringify(example))._tag === 'Right';
+    const bad = m.decodeOutreach(t.makeInvalidOutreach('wrong-type'))._tag === 'Left';
+    const noTestingInMain = ['exampleOutreachMessages', 'makeOutreachMessages', 'startDevQueue', 'runHandler'].every((n) => !(n in m));
+    t.startDevQueue({ queues: { q: [example] } }).then(async (dq) => {
+      const depth = dq.depth('q');
+      await dq.close();
+      console.log(JSON.stringify({ ok, bad, noTestingInMain, depth, run: typeof t.runHandler }));
+    });
+  `;
+  const testingExpected = { ok: true, bad: true, noTestingInMain: true, depth: 1, run: 'function' };
+
+  it('imports the testing subpath by name from ESM', () => {
+    writeFileSync(join(project, 'testing.mjs'), `import * as m from 'civitas-outreach';\nimport * as t from 'civitas-outreach/testing';\n${testingScript}`);
+    expect(JSON.parse(run('node', ['testing.mjs'], project))).toEqual(testingExpected);
+  });
+
+  it('requires the testing subpath by name from CommonJS', () => {
+    writeFileSync(join(project, 'testing.cjs'), `const m = require('civitas-outreach');\nconst t = require('civitas-outreach/testing');\n${testingScript}`);
+    expect(JSON.parse(run('node', ['testing.cjs'], project))).toEqual(testingExpected);
+  });
+
   it('ships only dist and the package files', () => {
     const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], root)) as { files: { path: string }[] }[];
     const paths = files[0]!.files.map((f) => f.path);
     expect(paths.every((p) => p.startsWith('dist/') || ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p))).toBe(true);
-    expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/testing.cjs', 'dist/testing.d.ts', 'dist/testing.d.cts']),
+    );
   });
 });

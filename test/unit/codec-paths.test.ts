@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeOutreach, MAX_DECODE_ISSUES, OutreachCodec, makeOutreachMessage } from '../../src/index.js';
+import { decodeOutreach, MAX_DECODE_ISSUES, OutreachCodec } from '../../src/index.js';
+import { makeOutreachMessage } from '../../src/testing/index.js';
 import { toIssues } from '../../src/message/decode-error.js';
 import { type AnyField, IdCodec, TextCodec, ValueCodec, setFastPath } from '../../src/message/fields.js';
 import { CivitasTimestampCodec } from '../../src/message/timestamp.js';

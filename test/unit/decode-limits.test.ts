@@ -5,13 +5,13 @@ import * as t from 'io-ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   decodeOutreach,
-  exampleOutreachMessages,
   isOutreachError,
   MAX_DECODE_ISSUES,
   OutreachCodec,
   OutreachDecodeError,
   type Outreach,
 } from '../../src/index.js';
+import { exampleOutreachMessages } from '../../src/testing/index.js';
 import { checkMaxBytes } from '../../src/message/decode.js';
 import { setFastPath } from '../../src/message/fields.js';
 

@@ -2,7 +2,8 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeOutreach, makeOutreachMessage, OutreachDecodeError } from '../../src/index.js';
+import { decodeOutreach, OutreachDecodeError } from '../../src/index.js';
+import { makeOutreachMessage } from '../../src/testing/index.js';
 
 const KINDS = ['not-json', 'too-large', 'wrong-shape', 'unsupported-body'];
 

@@ -5,12 +5,11 @@ import * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
 import {
   decodeOutreach,
-  exampleOutreachMessages,
   isOutreachError,
   OutreachDecodeError,
   type Outreach,
-  type OutreachWireMessage,
 } from '../../src/index.js';
+import { exampleOutreachMessages, type OutreachWireMessage } from '../../src/testing/index.js';
 
 const faculty = () => exampleOutreachMessages().inspireForFaculty as unknown as Record<string, unknown> & {
   students: Record<string, unknown>[];

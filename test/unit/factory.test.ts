@@ -1,6 +1,7 @@
 import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { decodeOutreach, indexProperties, makeOutreachMessage, makeOutreachMessages } from '../../src/index.js';
+import { decodeOutreach, indexProperties } from '../../src/index.js';
+import { makeOutreachMessage, makeOutreachMessages } from '../../src/testing/index.js';
 
 describe('makeOutreachMessage', () => {
   it('is deterministic per seed and differs across seeds', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { civitasTimestampToDate, decodeOutreach, exampleOutreachMessages, parseCivitasTimestamp } from '../../src/index.js';
+import { civitasTimestampToDate, decodeOutreach, parseCivitasTimestamp } from '../../src/index.js';
+import { exampleOutreachMessages } from '../../src/testing/index.js';
 
 describe('parseCivitasTimestamp', () => {
   it('reads a zoneless timestamp as UTC and keeps the microseconds', () => {

@@ -3,11 +3,11 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   decodeOutreach,
   defineValueIds,
-  exampleOutreachMessages,
   indexProperties,
   isOutreachError,
   type Outreach,
 } from '../../src/index.js';
+import { exampleOutreachMessages } from '../../src/testing/index.js';
 
 function decoded(message: unknown): Outreach {
   const result = decodeOutreach(message);
