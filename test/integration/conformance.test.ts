@@ -204,6 +204,38 @@ describe.each(targets)('conformance: $name', (target) => {
     await expectDepth(target, queue, 0);
   });
 
+  it('close() with work in hand: finished work accepted, the rest handed back uncounted to the next consumer', async () => {
+    const queue = uniqueQueue('conf-close');
+    await sendAmqp(target.broker, queue, bodies(20, 111));
+    const first = new OutreachConsumer(options(queue, { prefetch: 5 }));
+    const firstSeen: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await first.start(async (d) => {
+      firstSeen.push(d.outreach.outreachId);
+      if (firstSeen.length >= 3) await gate; // the third handler is still running when close() begins
+    });
+    await waitFor(() => firstSeen.length === 3, 'three handled or in hand');
+    const closing = first.close({ deadlineMs: 10_000 });
+    release();
+    const report = await closing;
+    expect(report.accepted).toBe(3);
+    await expectDepth(target, queue, 17);
+    const second = new OutreachConsumer(options(queue));
+    const counts: number[] = [];
+    const secondSeen: string[] = [];
+    const drained = new Promise<void>((resolve) => second.once('drained', () => resolve()));
+    await second.start((d) => {
+      counts.push(d.deliveryCount);
+      secondSeen.push(d.outreach.outreachId);
+    });
+    await drained;
+    await second.close();
+    expect(secondSeen.length).toBe(17);
+    expect(new Set([...firstSeen, ...secondSeen]).size).toBe(20);
+    expect(counts.every((c) => c === 0)).toBe(true);
+  });
+
   it('never holds more than prefetch unsettled, and loses nothing', async () => {
     const queue = uniqueQueue('conf-prefetch');
     await sendAmqp(target.broker, queue, bodies(60, 61));

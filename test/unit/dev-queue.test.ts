@@ -2,18 +2,14 @@
 // fault switches, its delivery history, and the known differences from ActiveMQ that only it can
 // show (docs/dev-queue.md). The behaviours it shares with ActiveMQ are in
 // test/integration/conformance.test.ts, run against both.
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import rhea from 'rhea';
 import type { Connection, ConnectionOptions, EventContext, ReceiverOptions } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { atLeastOnce, isOutreachError, manual, OutreachConsumer, type OutreachConsumerOptions, type OutreachDelivery, type Outreach } from '../../src/index.js';
 import { exampleOutreachMessages, makeOutreachMessages, startDevQueue, type DevQueue, type DevQueueOptions } from '../../src/testing/index.js';
+import { selfSignedCert } from '../integration/self-signed.js';
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -175,12 +171,7 @@ describe('SASL and TLS', () => {
   });
 
   it('speaks TLS with a given key and certificate (made with the openssl one-liner of docs/dev-queue.md)', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'dq-tls-'));
-    const keyPath = path.join(dir, 'key.pem');
-    const certPath = path.join(dir, 'cert.pem');
-    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
-    const tls = { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8') };
-    await rm(dir, { recursive: true, force: true });
+    const tls = await selfSignedCert();
     const q = await devQueue({ queues: { a: 5 }, tls });
     expect(q.url).toBe(`amqp+ssl://127.0.0.1:${q.port}`);
 
