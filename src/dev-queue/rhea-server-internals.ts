@@ -1,8 +1,9 @@
 import type { Container, Sender } from 'rhea';
 
 // The undocumented parts of rhea's server side that the dev queue touches, named here and
-// nowhere else. test/unit/dev-queue-internals.test.ts checks each against the installed rhea, so
-// an upgrade that changes one of them fails that test.
+// nowhere else. test/unit/dev-queue.test.ts ("the rhea internals the dev queue relies on", and
+// the SASL tests) checks each against the installed rhea, so an upgrade that changes one of them
+// fails there.
 
 /**
  * @internal The receiver's limit on a sender link: the delivery-count plus the link-credit of its
@@ -13,14 +14,6 @@ import type { Container, Sender } from 'rhea';
 export function senderLimit(sender: Sender): number {
   const fields = sender as unknown as { delivery_count: number; credit: number };
   return fields.delivery_count + fields.credit;
-}
-
-/**
- * @internal Asks rhea for a pass over the connection's output. `set_drained(true)` marks the
- * drain answer as due but does not schedule the write.
- */
-export function requestOutput(sender: Sender): void {
-  (sender.connection as unknown as { _register(): void })._register();
 }
 
 /**

@@ -27,7 +27,7 @@ export type {
   DevQueueDelivery,
   DevQueueBrowsed,
   DevQueueTls,
-} from '../dev-queue/dev-queue.js';
+} from '../dev-queue/types.js';
 export type { DevQueueDeadLetter, DevQueueRejection, DevQueueSettlement } from '../dev-queue/queue-state.js';
 
 // Invalid shapes a consumer must handle

@@ -5,7 +5,8 @@ import { OutreachConsumer } from '../consumer/outreach-consumer.js';
 import type { ErrorSource } from '../consumer/events.js';
 import type { OutreachErrorCode } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
-import { startDevQueue, type DevQueueInput } from '../dev-queue/dev-queue.js';
+import { startDevQueue } from '../dev-queue/dev-queue.js';
+import type { DevQueueInput } from '../dev-queue/types.js';
 import type { DevQueueSettlement } from '../dev-queue/queue-state.js';
 
 /**

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import rhea from 'rhea';
-import type { Connection, ConnectionOptions, EventContext, ReceiverOptions } from 'rhea';
+import type { Connection, ConnectionOptions, EventContext, Receiver, ReceiverOptions } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 import { atLeastOnce, isOutreachError, manual, OutreachConsumer, type OutreachConsumerOptions, type OutreachDelivery, type Outreach } from '../../src/index.js';
 import { exampleOutreachMessages, makeOutreachMessages, startDevQueue, type DevQueue, type DevQueueOptions } from '../../src/testing/index.js';
@@ -272,5 +272,50 @@ describe('faults', () => {
     expect(held.slice(3).map((d) => d.deliveryCount)).toEqual([1, 1, 1]);
     for (const d of held.slice(3)) d.accept();
     await waitFor(() => q.depth('a') === 0, 'accepted');
+  });
+});
+
+// Each undocumented part of rhea in src/dev-queue/rhea-server-internals.ts, checked against the
+// installed rhea: an upgrade that changes one fails here.
+describe('the rhea internals the dev queue relies on', () => {
+  async function receiverOn(q: DevQueue, queue: string): Promise<{ receiver: Receiver; got: EventContext[]; drained: number[] }> {
+    const { connection, events } = dial(q);
+    await waitFor(() => events.includes('connection_open'), 'open');
+    const receiver = connection.open_receiver({ source: { address: queue }, autoaccept: false, credit_window: 0 } as ReceiverOptions);
+    const got: EventContext[] = [];
+    const drained: number[] = [];
+    receiver.on('message', (ctx: EventContext) => got.push(ctx));
+    receiver.on('receiver_drained', () => drained.push(got.length));
+    await new Promise<void>((resolve) => receiver.once('receiver_open', () => resolve()));
+    return { receiver, got, drained };
+  }
+
+  it('senderLimit: the credit granted is sent exactly, across several flows', async () => {
+    const q = await devQueue({ queues: { a: 6 } });
+    const rx = await receiverOn(q, 'a');
+    rx.receiver.add_credit(2);
+    await waitFor(() => rx.got.length === 2, 'two');
+    await sleep(150);
+    expect(rx.got.length).toBe(2);
+    rx.receiver.add_credit(3);
+    await waitFor(() => rx.got.length === 5, 'five');
+    await sleep(150);
+    expect(rx.got.length).toBe(5);
+    expect(q.stats('a')).toMatchObject({ inFlight: 5, ready: 1 });
+  });
+
+  it('set_drained: a drain with credit left over is answered after the messages; one the messages use up is not', async () => {
+    const q = await devQueue({ queues: { a: 2, b: 5 } });
+    const a = await receiverOn(q, 'a');
+    a.receiver.add_credit(10);
+    a.receiver.drain_credit();
+    await waitFor(() => a.drained.length === 1, 'the drain answered');
+    expect(a.drained).toEqual([2]);
+    const b = await receiverOn(q, 'b');
+    b.receiver.add_credit(3);
+    b.receiver.drain_credit();
+    await waitFor(() => b.got.length === 3, 'three');
+    await sleep(300);
+    expect(b.drained).toEqual([]);
   });
 });
