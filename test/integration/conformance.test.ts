@@ -68,8 +68,8 @@ async function expectDepth(target: Target, queue: string, expected: number): Pro
 }
 
 /** A plain rhea connection (not the consumer's code) to a target, for the wire-level checks. */
-async function dial(target: Target): Promise<Connection> {
-  const container = rhea.create_container({ id: `conf-${randomUUID()}` });
+async function dial(target: Target, containerId = `conf-${randomUUID()}`): Promise<Connection> {
+  const container = rhea.create_container({ id: containerId });
   container.on('error', () => undefined);
   const connection = container.connect({
     host: '127.0.0.1',
@@ -88,13 +88,15 @@ async function dial(target: Target): Promise<Connection> {
   return connection;
 }
 
-async function receiver(connection: Connection, options: Partial<ReceiverOptions>): Promise<{ receiver: Receiver; got: EventContext[] }> {
+async function receiver(connection: Connection, options: Partial<ReceiverOptions>): Promise<{ receiver: Receiver; got: EventContext[]; drained: number[] }> {
   const r = connection.open_receiver({ autoaccept: false, credit_window: 0, ...options } as ReceiverOptions);
   const got: EventContext[] = [];
+  const drained: number[] = [];
   r.on('message', (ctx: EventContext) => got.push(ctx));
+  r.on('receiver_drained', () => drained.push(got.length));
   r.on('receiver_error', () => undefined);
   await new Promise<void>((resolve) => r.once('receiver_open', () => resolve()));
-  return { receiver: r, got };
+  return { receiver: r, got, drained };
 }
 
 describe.each(targets)('conformance: $name', (target) => {
@@ -344,6 +346,77 @@ describe.each(targets)('conformance: $name', (target) => {
     await sleep(100);
     connection.close();
     await expectDepth(target, queue, 0);
+  });
+
+  // ---- the same on the wire, with plain rhea clients ----
+
+  it('modified{delivery_failed}: the count rises on the same link (0, 1, 2); a detach rolls it back (the next link sees 0)', async () => {
+    const queue = uniqueQueue('conf-modified');
+    await sendAmqp(target.broker, queue, bodies(1, 121));
+    const connection = await dial(target);
+    const first = await receiver(connection, { source: { address: queue } });
+    first.receiver.add_credit(3);
+    for (let i = 1; i <= 3; i++) {
+      await waitFor(() => first.got.length === i, `delivery ${i}`);
+      if (i < 3) first.got[i - 1]!.delivery!.modified({ delivery_failed: true });
+    }
+    expect(first.got.map((ctx) => ctx.message!.delivery_count ?? 0)).toEqual([0, 1, 2]);
+    first.receiver.close();
+    const second = await receiver(connection, { source: { address: queue } });
+    second.receiver.add_credit(1);
+    await waitFor(() => second.got.length === 1, 'the message on a new link');
+    expect(second.got[0]!.message!.delivery_count ?? 0).toBe(0);
+    second.got[0]!.delivery!.accept();
+    await sleep(100);
+    connection.close();
+    await expectDepth(target, queue, 0);
+  });
+
+  it('a drain is answered after the messages when credit is left over, and not at all when they use it up', async () => {
+    const left = uniqueQueue('conf-drain-left');
+    const used = uniqueQueue('conf-drain-used');
+    await sendAmqp(target.broker, left, bodies(2, 131));
+    await sendAmqp(target.broker, used, bodies(5, 132));
+    const connection = await dial(target);
+    const a = await receiver(connection, { source: { address: left } });
+    a.receiver.add_credit(10);
+    a.receiver.drain_credit();
+    await waitFor(() => a.drained.length === 1, 'the drain answered');
+    expect(a.drained).toEqual([2]);
+    const b = await receiver(connection, { source: { address: used } });
+    b.receiver.add_credit(3);
+    b.receiver.drain_credit();
+    await waitFor(() => b.got.length === 3, 'three messages');
+    await sleep(1_000);
+    expect(b.drained).toEqual([]);
+    connection.close();
+  });
+
+  it('a second connection with a container id still connected is refused with amqp:invalid-field', async () => {
+    const id = `conf-same-${randomUUID()}`;
+    const first = await dial(target, id);
+    const second = await dial(target, id);
+    const error = await new Promise<unknown>((resolve) => {
+      if (second.error !== undefined) resolve(second.error);
+      second.once('connection_error', (ctx: EventContext) => resolve(ctx.connection.error));
+    });
+    expect(error).toMatchObject({ condition: 'amqp:invalid-field' });
+    first.close();
+  });
+
+  it('a rejected non-persistent message is dropped, not dead-lettered', async () => {
+    const queue = uniqueQueue('conf-transient');
+    const before = await target.deadLetters(queue);
+    await sendAmqp(target.broker, queue, bodies(1, 141), { durable: false });
+    const connection = await dial(target);
+    const rx = await receiver(connection, { source: { address: queue } });
+    rx.receiver.add_credit(1);
+    await waitFor(() => rx.got.length === 1, 'the message');
+    rx.got[0]!.delivery!.reject({ condition: 'amqp:internal-error', description: 'test' });
+    await expectDepth(target, queue, 0);
+    await sleep(500);
+    expect(await target.deadLetters(queue)).toBe(before);
+    connection.close();
   });
 });
 
