@@ -90,6 +90,19 @@ describe('seeds and publishing', () => {
 });
 
 describe('what a consumer sees', () => {
+  it('publish() reaches a consumer that is already waiting', async () => {
+    const q = await devQueue({ queues: { a: 0 } });
+    const c = consumer(q, 'a');
+    const seen: string[] = [];
+    const firstDrained = new Promise<void>((resolve) => c.once('drained', () => resolve()));
+    await c.start((d) => void seen.push(d.outreach.outreachId));
+    await firstDrained;
+    const examples = exampleOutreachMessages();
+    q.publish('a', examples.illumeStudentsCampaign, examples.inspireForAdvisors);
+    await waitFor(() => seen.length === 2 && q.depth('a') === 0, 'both handled and accepted');
+    expect(seen).toEqual([examples.illumeStudentsCampaign.outreachId, examples.inspireForAdvisors.outreachId]);
+  });
+
   it('records every delivery of a message: the count the consumer saw and how it ended', async () => {
     const q = await devQueue({ queues: { a: [{ body: JSON.stringify(makeOutreachMessages(1).next().value), messageId: 'flaky' }] } });
     let calls = 0;
