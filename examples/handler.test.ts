@@ -1,6 +1,6 @@
 // How to unit-test your own handler with no broker to install: runHandler() puts messages on an
-// in-process dev queue and runs the real consumer over them (a loopback socket, no outside
-// network), then tells you how each message was settled. Run: npx vitest run examples/handler.test.ts
+// in-process dev queue and runs the real consumer over them (in-memory streams: no network, no
+// socket), then tells you how each message was settled. Run: npx vitest run examples/handler.test.ts
 import { describe, expect, it } from 'vitest';
 import { atLeastOnce, type OutreachDelivery } from 'civitas-outreach';
 import { exampleOutreachMessages, makeInvalidOutreach, makeOutreachMessages, runHandler } from 'civitas-outreach/testing';

@@ -1,11 +1,12 @@
 import type { AddressInfo, Server, Socket } from 'node:net';
 import rhea from 'rhea';
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Sender } from 'rhea';
+import { registerInProcessEndpoint } from '../connection/in-process.js';
 import { clearRheaTimers, socketOf } from '../connection/rhea-internals.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import { newHold, type LinkHold, type Outcome, type QueueState, type StoredMessage } from './queue-state.js';
 import { queueName, type QueueStore } from './queue-store.js';
-import { offerRefusedMechanism, senderLimit } from './rhea-server-internals.js';
+import { acceptStream, offerRefusedMechanism, senderLimit } from './rhea-server-internals.js';
 import type { DevQueueTls } from './types.js';
 
 /** Open-frame idle timeout, as ActiveMQ offers it. */
@@ -17,6 +18,8 @@ export const DEV_QUEUE_CONTAINER_ID = 'civitas-dev-queue';
 
 /** @internal Where and how the endpoint listens, and who may log in. */
 export interface EndpointSettings {
+  /** Listen on TCP; otherwise serve in-process connections only. */
+  readonly network: boolean;
   readonly host: string;
   readonly port: number;
   readonly tls: DevQueueTls | undefined;
@@ -61,6 +64,7 @@ export class AmqpEndpoint {
   readonly #sockets = new Set<Socket>();
   readonly #stalledSockets = new Set<Socket>();
   #server: Server | undefined;
+  #inProcess: { readonly host: string; unregister(): void } | undefined;
   #refuseLogins = 0;
   #delayMs = 0;
   #stalled = false;
@@ -84,9 +88,14 @@ export class AmqpEndpoint {
     return endpoint;
   }
 
-  /** The port it listens on. */
+  /** The port it listens on; 0 when it serves in-process connections only. */
   get port(): number {
-    return (this.#server!.address() as AddressInfo).port;
+    return this.#server === undefined ? 0 : (this.#server.address() as AddressInfo).port;
+  }
+
+  /** The host name that reaches it: the one it listens on, or its in-process name. */
+  get host(): string {
+    return this.#inProcess?.host ?? this.#settings.host;
   }
 
   /** Client connections open now (logged in). */
@@ -178,13 +187,15 @@ export class AmqpEndpoint {
     this.#closed = true;
     for (const state of [...this.#conns.values()]) this.#drop(state);
     for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
+    this.#inProcess?.unregister();
+    const server = this.#server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   // ---- listening and logins --------------------------------------------------------------
 
   async #listen(): Promise<void> {
-    const { host, port, tls } = this.#settings;
+    const { host, port, tls, network } = this.#settings;
     const options = {
       host,
       port,
@@ -194,13 +205,16 @@ export class AmqpEndpoint {
       properties: { product: 'civitas-outreach dev queue', 'queue-prefix': 'queue://', 'topic-prefix': 'topic://' },
       ...(tls === undefined ? {} : { transport: 'tls' as const, key: tls.key, cert: tls.cert }),
     };
+    if (!network) {
+      this.#inProcess = registerInProcessEndpoint((stream) => {
+        this.#accepted(stream as Socket);
+        acceptStream(this.#container, options, stream);
+      });
+      return;
+    }
     const server = this.#container.listen(options as unknown as Parameters<Container['listen']>[0]) as unknown as Server;
     this.#server = server;
-    server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-      if (this.#stalled) this.#stallSocket(socket);
-    });
+    server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => this.#accepted(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', (error: Error) =>
@@ -208,6 +222,13 @@ export class AmqpEndpoint {
       );
     });
     server.on('error', () => undefined);
+  }
+
+  /** A new client socket (or in-process stream): tracked for the fault switches and close(). */
+  #accepted(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    if (this.#stalled) this.#stallSocket(socket);
   }
 
   #login(user: string, pass: string): boolean {

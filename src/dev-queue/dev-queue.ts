@@ -33,27 +33,30 @@ const DEFAULT_SAMPLES = 20;
  * await using q = await startDevQueue({ queues: { outreach: 50 } });
  * const consumer = new OutreachConsumer({ url: q.url, username: q.username, password: q.password, queue: 'outreach', allowInsecure: true });
  * ```
- * @throws `OutreachError` `INVALID_ARGUMENT` for an empty username or queue name, or a port it cannot listen on
+ * @throws `OutreachError` `INVALID_ARGUMENT` for an empty username or queue name, a port it cannot
+ *   listen on, or `tls` with `network: false`
  */
 export async function startDevQueue(options: DevQueueOptions = {}): Promise<DevQueue> {
   const username = options.username ?? 'civitas';
   const password = options.password ?? randomBytes(12).toString('base64url');
   if (username === '') throw new OutreachError('INVALID_ARGUMENT', 'username: must not be empty');
-  const host = options.host ?? '127.0.0.1';
+  const network = options.network ?? true;
+  if (!network && options.tls !== undefined) throw new OutreachError('INVALID_ARGUMENT', 'tls: only with network (an in-process queue has no TLS)');
 
   const store = new QueueStore();
   for (const [name, seed] of Object.entries(options.queues ?? { [DEFAULT_QUEUE]: DEFAULT_SAMPLES })) {
     if (queueName(name) === '') throw new OutreachError('INVALID_ARGUMENT', 'queues: a queue name must not be empty');
     store.publish(name, typeof seed === 'number' ? [...makeOutreachMessages(seed, { seed: 1 })] : seed);
   }
-  const amqp = await AmqpEndpoint.listen(store, { host, port: options.port ?? 0, tls: options.tls, username, password });
+  const amqp = await AmqpEndpoint.listen(store, { network, host: options.host ?? '127.0.0.1', port: options.port ?? 0, tls: options.tls, username, password });
+  const host = amqp.host;
 
   const tls = options.tls !== undefined;
   const port = amqp.port;
   const find = (name: string): QueueState | undefined => store.find(name);
   const close = (): Promise<void> => amqp.close();
   return {
-    url: `${tls ? 'amqp+ssl' : 'amqp'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: network ? `${tls ? 'amqp+ssl' : 'amqp'}://${host.includes(':') ? `[${host}]` : host}:${port}` : `amqp://${host}`,
     host,
     port,
     tls,

@@ -1,4 +1,5 @@
-import type { Container, Sender } from 'rhea';
+import type { Duplex } from 'node:stream';
+import type { Container, ConnectionOptions, Sender } from 'rhea';
 
 // The undocumented parts of rhea's server side that the dev queue touches, named here and
 // nowhere else. test/unit/dev-queue.test.ts ("the rhea internals the dev queue relies on", and
@@ -32,4 +33,13 @@ export function offerRefusedMechanism(container: Container, name: string): void 
     };
     return mechanism;
   };
+}
+
+/**
+ * @internal Serves an AMQP connection over a stream that did not come from `listen()` (an
+ * in-process stream pair): what rhea's own `listen()` does with each accepted socket.
+ */
+export function acceptStream(container: Container, options: Record<string, unknown>, stream: Duplex): void {
+  const connection = container.create_connection(options as unknown as ConnectionOptions) as unknown as { accept(socket: Duplex): unknown };
+  connection.accept(stream);
 }

@@ -69,6 +69,13 @@ export interface DevQueueOptions {
    */
   readonly tls?: DevQueueTls;
   /**
+   * Whether to listen on a TCP port. With `false` nothing listens: only an `OutreachConsumer` in
+   * this process can connect, through {@link DevQueue.url} (an in-memory stream pair, no socket;
+   * what `runHandler` uses). Not with `tls`.
+   * @defaultValue `true`
+   */
+  readonly network?: boolean;
+  /**
    * Interface to listen on.
    * @defaultValue `'127.0.0.1'`
    */
@@ -163,11 +170,14 @@ export interface DevQueueFaults {
  * {@link startDevQueue}.
  */
 export interface DevQueue {
-  /** `amqp+ssl://host:port` with TLS, `amqp://host:port` without. */
+  /**
+   * `amqp+ssl://host:port` with TLS, `amqp://host:port` without; with `network: false`,
+   * `amqp://<name>.in-process.invalid`, which only a consumer in this process can reach.
+   */
   readonly url: string;
-  /** The host it listens on. */
+  /** The host it listens on (the in-process name with `network: false`). */
   readonly host: string;
-  /** The port it listens on. */
+  /** The port it listens on (0 with `network: false`). */
   readonly port: number;
   /** Whether it speaks TLS. */
   readonly tls: boolean;

@@ -103,10 +103,11 @@ const QUEUE = 'civitas.outreach.test';
  *
  * @remarks
  * The messages are put on an in-process dev queue (see {@link startDevQueue}) and consumed by an
- * `OutreachConsumer` with your options, exactly as in production. This goes over a loopback
- * socket (127.0.0.1, a free port, plain AMQP with a random password): no outside network and no
- * broker to install, but not a pure in-memory call. The run ends when every message is accepted
- * or dead-lettered, or after `timeoutMs`; then the consumer is closed.
+ * `OutreachConsumer` with your options, exactly as in production. No network: the dev queue
+ * runs with `network: false`, and the consumer reaches it through a pair of in-memory streams
+ * carrying the same AMQP frames a socket would (no port, no socket, nothing to install). The run
+ * ends when every message is accepted or dead-lettered, or after `timeoutMs`; then the consumer
+ * is closed.
  *
  * @param handler - your handler, as you would pass it to `consumer.start()`
  * @param messages - what to put on the queue: outreach objects, JSON strings, bytes, or messages with metadata
@@ -128,7 +129,7 @@ export async function runHandler<A = Outreach>(
   options: RunHandlerOptions<A> = {},
 ): Promise<RunHandlerResult> {
   const { concurrency, timeoutMs = 30_000, ...consumerSettings } = options;
-  const queue = await startDevQueue({ queues: {} });
+  const queue = await startDevQueue({ queues: {}, network: false });
   try {
     const ids = queue.publish(QUEUE, ...messages);
     const consumer = new OutreachConsumer<A>({

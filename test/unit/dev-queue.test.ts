@@ -36,6 +36,17 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
   }
 }
 
+/** A consumer that settles nothing by itself (manual strategy) and keeps every delivery it gets. */
+async function holdingConsumer(q: DevQueue, queue: string, extra: Partial<OutreachConsumerOptions<Outreach>> = {}): Promise<{ held: OutreachDelivery[]; disconnects(): number }> {
+  const c = consumer(q, queue, { strategy: manual(), ...extra });
+  c.on('error', () => undefined);
+  let disconnects = 0;
+  c.on('disconnected', () => disconnects++);
+  const held: OutreachDelivery[] = [];
+  await c.start((d) => void held.push(d));
+  return { held, disconnects: () => disconnects };
+}
+
 /** A plain rhea connection (not the consumer), with every event recorded by name. */
 function dial(q: DevQueue, options: Partial<ConnectionOptions> = {}): { connection: Connection; events: string[]; contexts: Map<string, EventContext> } {
   const container = rhea.create_container({ id: `dq-${randomUUID()}` });
@@ -165,6 +176,33 @@ describe('what a consumer sees', () => {
   });
 });
 
+describe('network: false (in-process, no socket)', () => {
+  it('listens on nothing; a consumer in this process drains it; faults and close() work; afterwards it is refused', async () => {
+    const q = await devQueue({ network: false, queues: { a: 3 } });
+    expect(q.port).toBe(0);
+    expect(q.url).toMatch(/^amqp:\/\/endpoint-\d+\.in-process\.invalid$/);
+    const { held, disconnects } = await holdingConsumer(q, 'a');
+    await waitFor(() => held.length === 3, 'three held');
+    expect(q.connections).toBe(1);
+    q.faults.dropConnections();
+    await waitFor(() => disconnects() === 1, 'the consumer to notice the drop');
+    await waitFor(() => held.length === 6, 'three redelivered');
+    expect(held.slice(3).map((d) => d.deliveryCount)).toEqual([1, 1, 1]);
+    for (const d of held.slice(3)) d.accept();
+    await waitFor(() => q.depth('a') === 0, 'accepted');
+
+    await q.close();
+    const late = consumer(q, 'a', { reconnect: { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 10 } });
+    late.on('error', () => undefined);
+    const error: unknown = await late.start(() => undefined).then(() => undefined, (e: unknown) => e);
+    expect(isOutreachError(error) && error.code).toBe('CONNECTION_FAILED');
+  });
+
+  it('refuses tls without a network', async () => {
+    await expect(startDevQueue({ network: false, tls: { key: 'k', cert: 'c' } })).rejects.toThrowError(/tls/);
+  });
+});
+
 describe('SASL and TLS', () => {
   it('refuses a wrong password and an anonymous login the way ActiveMQ does (amqp:unauthorized-access, "Failed to authenticate: 1")', async () => {
     const q = await devQueue();
@@ -205,15 +243,10 @@ describe('SASL and TLS', () => {
 describe('faults', () => {
   it('dropConnections(): the consumer reconnects; unsettled deliveries come back with the count + 1', async () => {
     const q = await devQueue({ queues: { a: 2 } });
-    const c = consumer(q, 'a', { strategy: manual() });
-    c.on('error', () => undefined);
-    let disconnects = 0;
-    c.on('disconnected', () => disconnects++);
-    const held: OutreachDelivery[] = [];
-    await c.start((d) => void held.push(d));
+    const { held, disconnects } = await holdingConsumer(q, 'a');
     await waitFor(() => held.length === 2, 'two held');
     expect(q.faults.dropConnections()).toBe(1);
-    await waitFor(() => disconnects === 1, 'the consumer to notice');
+    await waitFor(() => disconnects() === 1, 'the consumer to notice');
     for (const d of held.splice(0)) expect(d.accept()).toBe(false);
     await waitFor(() => held.length === 2, 'two redelivered');
     expect(held.map((d) => d.deliveryCount)).toEqual([1, 1]);
@@ -271,15 +304,10 @@ describe('faults', () => {
 
   it('stall(): the consumer hears nothing and gives up by its idle timeout; after unstall() it reconnects and finishes', async () => {
     const q = await devQueue({ queues: { a: 3 } });
-    const c = consumer(q, 'a', { strategy: manual(), idleTimeoutMs: 1000 });
-    c.on('error', () => undefined);
-    let disconnects = 0;
-    c.on('disconnected', () => disconnects++);
-    const held: OutreachDelivery[] = [];
-    await c.start((d) => void held.push(d));
+    const { held, disconnects } = await holdingConsumer(q, 'a', { idleTimeoutMs: 1000 });
     await waitFor(() => held.length === 3, 'three held');
     q.faults.stall();
-    await waitFor(() => disconnects > 0, 'the consumer to give up on the silent connection');
+    await waitFor(() => disconnects() > 0, 'the consumer to give up on the silent connection');
     q.faults.unstall();
     await waitFor(() => held.length === 6, 'the three again after the reconnect');
     expect(held.slice(3).map((d) => d.deliveryCount)).toEqual([1, 1, 1]);

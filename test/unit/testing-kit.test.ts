@@ -1,5 +1,5 @@
 // The testing kit: builders of invalid messages, and runHandler() driving the real consumer and
-// strategies over an in-process dev queue (loopback).
+// strategies over an in-process dev queue (network: false: in-memory streams, no socket).
 import { describe, expect, it } from 'vitest';
 import { atLeastOnce, atMostOnce, decodeOutreach, manual, type OutreachDelivery } from '../../src/index.js';
 import { invalidOutreachCases, makeInvalidOutreach, makeOutreachMessages, runHandler } from '../../src/testing/index.js';
