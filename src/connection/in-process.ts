@@ -30,10 +30,13 @@ type RheaConnect = (port: number, host: string, options: unknown, connected: () 
 
 /**
  * @internal The rhea connection option that reaches an in-process endpoint (`{ connect }`), or
- * nothing for any other endpoint.
+ * nothing for any other endpoint. rhea's `connect` option (used by its `connection_details`
+ * instead of `net.connect`) is not in its typings; test/unit/dev-queue.test.ts ("network: false")
+ * fails if an upgrade drops it.
  */
 export function inProcessConnectOption(endpoint: BrokerEndpoint): { readonly connect?: RheaConnect } {
-  if (!endpoint.host.endsWith(IN_PROCESS_HOST_SUFFIX)) return {};
+  // In-process streams carry no TLS: an amqps:// URL never takes this path (and fails to resolve).
+  if (endpoint.tls || !endpoint.host.endsWith(IN_PROCESS_HOST_SUFFIX)) return {};
   return {
     connect: (_port, _host, _options, connected) => {
       const client = new PairEnd();
