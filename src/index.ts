@@ -4,6 +4,7 @@
  * messages, a factory, a development queue, a handler harness) is in `civitas-outreach/testing`.
  *
  * @packageDocumentation
+ * @module civitas-outreach
  */
 
 // Errors

@@ -6,6 +6,7 @@
  * given messages and reports how each was settled.
  *
  * @packageDocumentation
+ * @module civitas-outreach/testing
  */
 
 // Sample messages and a factory
