@@ -28,8 +28,8 @@ const SOCKET_WORDS: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'host unreachable',
 };
 
-/** The library's message, with the CLI's words for what the library calls options. */
-function inUserTerms(message: string): string {
+/** The library's message in the command line's words for what the library calls options. */
+export function inUserTerms(message: string): string {
   return message
     .replace(/; pass the broker's CA as the ca option$/, '')
     .replace(/: (E[A-Z_]+)$/, (whole, code: string) => (SOCKET_WORDS[code] === undefined ? whole : `: ${SOCKET_WORDS[code]} (${code})`));

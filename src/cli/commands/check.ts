@@ -2,7 +2,7 @@ import { AmqpLink } from '../../connection/amqp-link.js';
 import { isOutreachError, type OutreachError } from '../../errors/outreach-error.js';
 import type { CliCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { mostTelling, reportFailure } from '../report.js';
+import { inUserTerms, mostTelling, reportFailure } from '../report.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, linkSettings, resolveConnection } from '../settings.js';
 
 /** `check`: URL, TLS, login and queue permission, without taking a message. */
@@ -28,7 +28,7 @@ ${CONNECTION_HELP}`,
       try {
         const link = await AmqpLink.open(endpoint, linkSettings(settings), { onMessage() {}, onDown() {}, onDrained() {} });
         await link.close(5_000);
-        const others = errors.map((e) => `; ${e.message}`).join('');
+        const others = errors.map((e) => `; ${inUserTerms(e.message)}`).join('');
         context.stdout.write(
           `ok: ${endpoint.label}: TLS verified, logged in as ${settings.username}, queue ${settings.queue} may be read (no message taken)${others}\n`,
         );
