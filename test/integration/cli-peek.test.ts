@@ -39,7 +39,7 @@ describe('peek', () => {
     expect(lines[7]!.messageId).toMatch(/^ID:/);
     expect(lines.every((l) => l.deliveryCount === 0)).toBe(true);
     expect(run.stderr).toContain(`peeked 8 message(s) from ${queue}`);
-    expect(run.stderr).toContain('(no more on the queue); none taken');
+    expect(run.stderr).toContain('(the broker has no more to show); none taken');
 
     const after = await queueStatsOf(broker, queue);
     expect({ size: after.size, enqueued: after.enqueued, dequeued: after.dequeued, inFlight: after.inFlight, consumers: after.consumers }).toEqual({
@@ -77,6 +77,17 @@ describe('peek', () => {
     expect(empty.code, empty.stderr).toBe(0);
     expect(empty.stdout).toBe('');
     expect(empty.stderr).toContain('peeked 0 message(s)');
+  });
+
+  it('ActiveMQ shows a browser at most maxBrowsePageSize (400) messages of a longer queue, and peek says so', async () => {
+    const queue = uniqueQueue('cli-peek-long');
+    await sendAmqp(broker, queue, [...makeOutreachMessages(450, { seed: 23 })].map((m) => JSON.stringify(m)));
+    const run = await runCli(['peek', '--limit', '1000'], cliEnv(broker, queue));
+    expect(run.code, run.stderr).toBe(0);
+    expect(parse(run.stdout)).toHaveLength(400);
+    expect(run.stderr).toContain('peeked 400 message(s)');
+    expect(run.stderr).toContain('note: ActiveMQ shows a browser at most maxBrowsePageSize messages (400 by default)');
+    await expectQueueSize(broker, queue, 450);
   });
 
   it('a wrong password exits 5 as check does', async () => {

@@ -9,6 +9,12 @@ import { EXIT } from '../exit-codes.js';
 import { mostTelling, reportFailure } from '../report.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, linkSettings, resolveConnection } from '../settings.js';
 
+/**
+ * ActiveMQ's default `maxBrowsePageSize`: a queue browser is shown at most this many messages,
+ * however many the queue holds (measured on 5.18.3: 1000 queued, 400 shown).
+ */
+const ACTIVEMQ_BROWSE_PAGE = 400;
+
 /** Messages shown when `--limit` is not given. */
 const DEFAULT_PEEK_LIMIT = 10;
 
@@ -21,7 +27,8 @@ export const peek: CliCommand = {
 Prints up to N messages (default ${DEFAULT_PEEK_LIMIT}) from the head of the queue as JSON lines on stdout,
 in the same format as pull's file, and leaves them on the queue: the link asks for
 distribution-mode "copy", which ActiveMQ serves with a queue browser. A summary goes to stderr.
-Messages another consumer holds at that moment may not be shown.
+Messages another consumer holds at that moment may not be shown, and ActiveMQ shows a browser
+at most maxBrowsePageSize messages (${ACTIVEMQ_BROWSE_PAGE} by default) of a longer queue.
 
 Options:
   --limit N        show at most N messages (default ${DEFAULT_PEEK_LIMIT})
@@ -48,8 +55,13 @@ Exit codes as for check (0 ok, 2 settings, 3 connection, 4 TLS, 5 login, 6 queue
         errors.push(error);
         continue;
       }
-      const why = result.reason === 'end' ? 'no more on the queue' : result.reason === 'limit' ? `--limit ${limit} reached` : 'interrupted';
+      const why = result.reason === 'end' ? 'the broker has no more to show' : result.reason === 'limit' ? `--limit ${limit} reached` : 'interrupted';
       context.stderr.write(`peeked ${result.count} message(s) from ${settings.queue} at ${endpoint.label} (${why}); none taken\n`);
+      if (result.reason === 'end' && result.count >= ACTIVEMQ_BROWSE_PAGE) {
+        context.stderr.write(
+          `note: ActiveMQ shows a browser at most maxBrowsePageSize messages (${ACTIVEMQ_BROWSE_PAGE} by default), so the queue may hold more than were shown\n`,
+        );
+      }
       return EXIT.ok;
     }
     return reportFailure(mostTelling(errors), context);
