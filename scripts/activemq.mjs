@@ -29,6 +29,7 @@
 // persistent messages and lets tests see the real difference between persistent and
 // non-persistent messages (e.g. DLQ handling). Pass { persistent: false } for a memory store.
 
+/* global fetch, AbortSignal -- Node 20's own, as in a browser */
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
