@@ -144,6 +144,16 @@ describe('pull', () => {
     expect(readFileSync(foreign, 'utf8')).toBe('notes without a newline');
   });
 
+  it('finds the active endpoint of a pair when the other refuses connections', async () => {
+    const queue = uniqueQueue('cli-pull');
+    const sent = await fill(queue, 3, 36);
+    const file = outFile();
+    const pair = `amqps://127.0.0.1:${await closedPort()},amqps://127.0.0.1:${broker.amqpsPort}`;
+    const run = await runCli(['pull', '--out', file, '--until-drained'], cliEnv(broker, queue, { CIVITAS_URL: pair }));
+    expect(run.code, run.stderr).toBe(0);
+    expect(ids(readLines(file))).toEqual(sent);
+  });
+
   it('fails fast with the exit code of check: a wrong password (5), a closed port (3), no --out (2)', async () => {
     const queue = uniqueQueue('cli-pull');
     const file = outFile();

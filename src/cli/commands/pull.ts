@@ -67,6 +67,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     let invalid = 0;
     let writeError: unknown;
     let connected = false;
+    let failedAttempts = 0;
     let firstError: OutreachError | undefined;
     const consumer = new OutreachConsumer({
       url: settings.urls,
@@ -98,10 +99,11 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     };
     consumer.on('error', (error, source) => {
       if (!connected && source === 'connection') {
-        // Before the first link opened, trouble is a setting or the network: say so and stop,
-        // rather than retry in silence (after it, reconnecting is the right thing).
+        // Before the first link opened, trouble is a setting or the network: once every endpoint
+        // has failed (the standby of a pair refuses connections), say so and stop rather than
+        // retry in silence. After it, reconnecting is the right thing.
         firstError ??= error;
-        void stop();
+        if (!error.retryable || ++failedAttempts >= settings.endpoints.length) void stop();
         return;
       }
       if (source === 'decode') return; // written to the file with its reason, counted in the summary
