@@ -26,9 +26,10 @@ export function promptHidden(question: string, context: CliContext): Promise<str
         else if (char >= ' ') typed += char;
       }
     };
-    stderr.write(question);
+    // Echo off before the prompt shows: what is typed (or pasted) right after it must not echo.
     stdin.setRawMode(true);
-    stdin.resume();
     stdin.on('data', onData);
+    stdin.resume();
+    stderr.write(question);
   });
 }

@@ -1,8 +1,10 @@
 // `civitas-outreach check` as a user runs it: each kind of trouble ends in its own exit code and
 // one line naming the cause and the fix; no message is taken; no password is printed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeOutreachMessages } from '../../src/index.js';
-import { assertCliBuilt, cliEnv, closedPort, runCli, type CliRun } from './cli-support.js';
+import { assertCliBuilt, CLI, cliEnv, closedPort, runCli, type CliRun } from './cli-support.js';
 import { queueStatsOf, sendAmqp, sharedBroker, uniqueQueue } from './support.js';
 
 const broker = sharedBroker();
@@ -86,6 +88,20 @@ describe('settings', () => {
       expect(run.stderr).toMatch(pattern);
       expect(run.stderr).toMatch(/\(see civitas-outreach check --help\)\n$/);
     }
+  });
+
+  it.skipIf(spawnSync('python3', ['--version']).status !== 0)('asks for the password on a terminal, without echoing it', () => {
+    const env = cliEnv(broker, uniqueQueue('cli-prompt'), { CIVITAS_PASSWORD: undefined });
+    const out = execFileSync('python3', [join(import.meta.dirname, 'fixtures', 'pty-run.py'), 'Password for ', broker.password, '--', process.execPath, CLI, 'check'], {
+      env,
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    const { status, transcript } = JSON.parse(out) as { status: number; transcript: string };
+    expect(status, transcript).toBe(0);
+    expect(transcript).toContain(`Password for ${broker.username} at amqps://127.0.0.1:${broker.amqpsPort}: `);
+    expect(transcript).toContain('ok: ');
+    expect(transcript).not.toContain(broker.password);
   });
 
   it('flags win over variables', async () => {

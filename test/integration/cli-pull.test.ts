@@ -1,11 +1,12 @@
 // `civitas-outreach pull` as a user runs it, against the real broker: every message ends up in
 // the file or stays on the queue, whether the run ends by itself, by SIGTERM or by SIGKILL.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeOutreachMessages } from '../../src/index.js';
-import { assertCliBuilt, cliEnv, closedPort, readLines, runCli, startCli, type ArchivedLine } from './cli-support.js';
+import { assertCliBuilt, CLI, cliEnv, closedPort, readLines, runCli, startCli, type ArchivedLine } from './cli-support.js';
 import { expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();
@@ -142,6 +143,26 @@ describe('pull', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('its last line was not written by civitas-outreach');
     expect(readFileSync(foreign, 'utf8')).toBe('notes without a newline');
+  });
+
+  it.skipIf(spawnSync('python3', ['--version']).status !== 0)('shows a progress line while stderr is a terminal, and none otherwise', async () => {
+    const queue = uniqueQueue('cli-pull');
+    await fill(queue, 3, 37);
+    const file = outFile();
+    const pty = join(import.meta.dirname, 'fixtures', 'pty-run.py');
+    const out = execFileSync('python3', [pty, 'never asked', '', '--', process.execPath, CLI, 'pull', '--out', file, '--until-drained'], {
+      env: cliEnv(broker, queue),
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    const { status, transcript } = JSON.parse(out) as { status: number; transcript: string };
+    expect(status, transcript).toBe(0);
+    expect(transcript).toContain('\rpulled 3 (0 undecodable)…');
+    expect(transcript).toContain('pulled 3 message(s) into');
+    // Not a terminal (the other tests): the summary only.
+    await fill(queue, 1, 38);
+    const piped = await runCli(['pull', '--out', file, '--until-drained'], cliEnv(broker, queue));
+    expect(piped.stderr).not.toContain('undecodable)…');
   });
 
   it('finds the active endpoint of a pair when the other refuses connections', async () => {

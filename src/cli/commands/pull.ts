@@ -117,7 +117,8 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     if (untilDrained) consumer.on('drained', () => void stop());
     context.interrupted.addEventListener('abort', () => void stop(), { once: true });
 
-    const progress = context.stderr.isTTY === true ? setInterval(() => context.stderr.write(`\rpulled ${written} (${invalid} undecodable)…`), PROGRESS_EVERY_MS) : undefined;
+    const showProgress = (): void => void context.stderr.write(`\rpulled ${written} (${invalid} undecodable)…`);
+    const progress = context.stderr.isTTY === true ? setInterval(showProgress, PROGRESS_EVERY_MS) : undefined;
     const handler = async (delivery: OutreachDelivery): Promise<void> => {
       if (taken >= limit || writeError !== undefined) {
         delivery.release(); // not ours to take: back to the queue unchanged
@@ -148,6 +149,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     const report = await stop();
     if (progress !== undefined) {
       clearInterval(progress);
+      showProgress();
       context.stderr.write('\n');
     }
     await file.close().catch((error: unknown) => void (writeError ??= error));
