@@ -87,6 +87,11 @@ function nodeContext(graceful: boolean): CliContext {
   return context;
 }
 
+// `peek | head`: the reader went away; nothing more to say to it.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 const code = await runCli(process.argv.slice(2), nodeContext);
 process.exitCode = code;
 // Everything is closed by now; should a stray handle keep the process alive, end it anyway (an

@@ -83,7 +83,14 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
       invalidPolicy: 'accept',
       onInvalid: async (message: InvalidMessage) => {
         taken++;
-        await file.append(archiveLine({ ...message, invalid: { kind: message.error.kind, message: message.error.message } }, message.body));
+        try {
+          await file.append(archiveLine({ ...message, invalid: { kind: message.error.kind, message: message.error.message } }, message.body));
+        } catch (error) {
+          // Not written, so not accepted (the consumer hands it back as the hook threw); stop.
+          writeError ??= error;
+          void stop();
+          throw error;
+        }
         written++;
         invalid++;
         if (written >= limit) stop();
@@ -141,8 +148,9 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     try {
       await consumer.start(handler, { concurrency: Math.min(PULL_PREFETCH, limit) });
     } catch (error) {
-      // A fatal error before the first link: wrong password, untrusted certificate, refused queue.
-      firstError ??= error as OutreachError;
+      // A fatal error before the first link (wrong password, untrusted certificate, refused
+      // queue), or a signal that closed the consumer before it connected (not an error).
+      if (!context.interrupted.aborted) firstError ??= error as OutreachError;
       void stop();
     }
     await stopped; // a signal, --limit, --until-drained, a write error, or trouble before the first link
