@@ -69,6 +69,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     let connected = false;
     let failedAttempts = 0;
     let firstError: OutreachError | undefined;
+    let lastConnectionError: OutreachError | undefined;
     const consumer = new OutreachConsumer({
       url: settings.urls,
       username: settings.username,
@@ -93,7 +94,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
         }
         written++;
         invalid++;
-        if (written >= limit) stop();
+        if (written >= limit) void stop();
       },
     });
 
@@ -105,6 +106,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
       return (stopping ??= consumer.close({ deadlineMs: CLOSE_DEADLINE_MS }));
     };
     consumer.on('error', (error, source) => {
+      if (source === 'connection') lastConnectionError = error;
       if (!connected && source === 'connection') {
         // Before the first link opened, trouble is a setting or the network: once every endpoint
         // has failed (the standby of a pair refuses connections), say so and stop rather than
@@ -122,6 +124,8 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     });
     consumer.on('reconnecting', ({ endpoint, delayMs }) => context.stderr.write(`reconnecting to ${endpoint} in ${delayMs} ms\n`));
     if (untilDrained) consumer.on('drained', () => void stop());
+    // The consumer gave up by itself (e.g. the queue was deleted or permissions were withdrawn).
+    consumer.on('closed', () => stopRequested());
     context.interrupted.addEventListener('abort', () => void stop(), { once: true });
 
     const showProgress = (): void => void context.stderr.write(`\rpulled ${written} (${invalid} undecodable)…`);
@@ -163,6 +167,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     await file.close().catch((error: unknown) => void (writeError ??= error));
     context.stderr.write(summary(written, invalid, file.path, report));
     if (firstError !== undefined && written === 0) return reportFailure(firstError, context);
+    if (consumer.state === 'failed' && lastConnectionError !== undefined) return reportFailure(lastConnectionError, context);
     if (writeError !== undefined) {
       context.stderr.write(`error: writing ${file.path} failed (${(writeError as NodeJS.ErrnoException).code ?? String(writeError)}); messages not written were left on the queue\n`);
       return EXIT.failure;
