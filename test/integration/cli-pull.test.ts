@@ -1,7 +1,7 @@
 // `civitas-outreach pull` as a user runs it, against the real broker: every message ends up in
 // the file or stays on the queue, whether the run ends by itself, by SIGTERM or by SIGKILL.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +173,18 @@ describe('pull', () => {
     const run = await runCli(['pull', '--out', file, '--until-drained'], cliEnv(broker, queue, { CIVITAS_URL: pair }));
     expect(run.code, run.stderr).toBe(0);
     expect(ids(readLines(file))).toEqual(sent);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('a file that cannot be written (a full disk: /dev/full): exit 1, nothing accepted, every message still on the queue', async () => {
+    const queue = uniqueQueue('cli-pull-full');
+    await fill(queue, 5, 39);
+    await sendAmqp(broker, queue, ['not json']);
+    const run = await runCli(['pull', '--out', '/dev/full', '--until-drained'], cliEnv(broker, queue));
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain('error: writing /dev/full failed (ENOSPC); messages not written were left on the queue');
+    expect(run.stderr).toMatch(/pulled 0 message\(s\) into \/dev\/full; accepted 0/);
+    await expectQueueSize(broker, queue, 6);
+    expect((await queueStatsOf(broker, queue)).dequeued).toBe(0);
   });
 
   it('fails fast with the exit code of check: a wrong password (5), a closed port (3), no --out (2)', async () => {

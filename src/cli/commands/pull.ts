@@ -178,7 +178,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
 };
 
 function summary(written: number, invalid: number, path: string, report: CloseReport): string {
-  const back = report.released + report.lost + report.unfinished;
+  const back = report.released + report.retried + report.lost + report.unfinished;
   return (
     `pulled ${written} message(s) into ${path}` +
     (invalid > 0 ? ` (${invalid} undecodable, written with the reason)` : '') +
