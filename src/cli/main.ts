@@ -56,7 +56,9 @@ export async function runCli(argv: readonly string[], makeContext: (graceful: bo
     return await command.run(values, context);
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      context.stderr.write(`${PROGRAM} ${command.name}: ${(error as Error).message} (see ${PROGRAM} ${command.name} --help)\n`);
+      // parseArgs goes on about positionals after `--`; the first sentence is what matters here.
+      const message = (error as Error).message.replace(/\. To specify a positional argument[\s\S]*$/, '');
+      context.stderr.write(`${PROGRAM} ${command.name}: ${message} (see ${PROGRAM} ${command.name} --help)\n`);
       return EXIT.usage;
     }
     return reportFailure(error, context);
