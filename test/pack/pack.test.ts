@@ -1,5 +1,6 @@
 // Packs the tarball, installs it in a new project as a user would, and both imports and requires
-// it by name. Needs `npm run build` first (the test command does it).
+// it by name, and runs its command line. Needs `npm run build` first (the test command does it);
+// packing here skips prepack so as not to build twice (fresh-clone.test.ts checks that prepack builds).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ function run(cmd: string, args: string[], cwd: string): string {
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), 'civitas-outreach-pack-'));
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', project], root)) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', project], root)) as { filename: string; files: { path: string }[] }[];
   const tarball = join(project, packed[0]!.filename);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, version: '0.0.0' }));
   const { peerDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
@@ -48,9 +49,15 @@ describe('the packed tarball', () => {
   });
 
   it('ships only dist and the package files', () => {
-    const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], root)) as { files: { path: string }[] }[];
+    const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string }[] }[];
     const paths = files[0]!.files.map((f) => f.path);
     expect(paths.every((p) => p.startsWith('dist/') || ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p))).toBe(true);
-    expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']));
+    expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js']));
+  });
+
+  it('installs the civitas-outreach command: --help works', () => {
+    const out = run('npx', ['--no-install', 'civitas-outreach', '--help'], project);
+    expect(out).toMatch(/^Usage: civitas-outreach <command>/);
+    expect(out).toMatch(/^ {2}check /m);
   });
 });
