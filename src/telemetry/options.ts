@@ -26,12 +26,18 @@ export interface TelemetryOptions {
    * Where spans go: an OpenTelemetry `TracerProvider`.
    * @defaultValue the global tracer provider of `@opentelemetry/api`
    */
-  readonly tracerProvider?: { getTracer(name: string, version?: string): unknown };
+  readonly tracerProvider?: {
+    /** OpenTelemetry's `TracerProvider.getTracer`; called once per consumer start. */
+    getTracer(name: string, version?: string): unknown;
+  };
   /**
    * Where metrics go: an OpenTelemetry `MeterProvider`.
    * @defaultValue the global meter provider of `@opentelemetry/api`
    */
-  readonly meterProvider?: { getMeter(name: string, version?: string): unknown };
+  readonly meterProvider?: {
+    /** OpenTelemetry's `MeterProvider.getMeter`; called once per consumer start. */
+    getMeter(name: string, version?: string): unknown;
+  };
 }
 
 /** @internal The `telemetry` option checked: `undefined` when turned off. */
