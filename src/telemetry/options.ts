@@ -27,7 +27,7 @@ export interface TelemetryOptions {
    * @defaultValue the global tracer provider of `@opentelemetry/api`
    */
   readonly tracerProvider?: {
-    /** OpenTelemetry's `TracerProvider.getTracer`; called once per consumer start. */
+    /** OpenTelemetry's `TracerProvider.getTracer`; called once, when the consumer first starts. */
     getTracer(name: string, version?: string): unknown;
   };
   /**
@@ -35,7 +35,7 @@ export interface TelemetryOptions {
    * @defaultValue the global meter provider of `@opentelemetry/api`
    */
   readonly meterProvider?: {
-    /** OpenTelemetry's `MeterProvider.getMeter`; called once per consumer start. */
+    /** OpenTelemetry's `MeterProvider.getMeter`; called once, when the consumer first starts. */
     getMeter(name: string, version?: string): unknown;
   };
 }
