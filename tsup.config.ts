@@ -12,6 +12,8 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     splitting: false,
+    // import.meta.url in the CommonJS build (src/telemetry/load.ts resolves the optional @opentelemetry/api from it).
+    shims: true,
     treeshake: true,
   },
   {
