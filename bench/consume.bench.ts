@@ -67,8 +67,12 @@ function bareRhea(asyncAccept: boolean): Runner {
   };
 }
 
-function consumerFor(broker: BrokerHandle, queue: string): OutreachConsumer {
-  return new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch });
+/**
+ * Telemetry off, as for a user without `@opentelemetry/api` (this repository has it as a dev
+ * dependency, which would turn it on); its cost is what `npm run bench:telemetry` measures.
+ */
+function consumerFor(broker: BrokerHandle, queue: string, prefetchSize = prefetch): OutreachConsumer {
+  return new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch: prefetchSize, telemetry: false });
 }
 
 const eventApi: Runner = async (broker, queue) => {
@@ -137,7 +141,7 @@ async function measure(run: Runner, broker: BrokerHandle, queue: string): Promis
 /** Heap growth while a consumer holds all it may over a large backlog (garbage collected first). */
 async function heldHeap(broker: BrokerHandle, queue: string, prefetchSize: number): Promise<number> {
   const before = await settledHeap();
-  const consumer = new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch: prefetchSize });
+  const consumer = consumerFor(broker, queue, prefetchSize);
   let release!: () => void;
   const stuck = new Promise<void>((r) => (release = r));
   await consumer.start(async () => {
@@ -216,7 +220,7 @@ try {
     console.log(`round ${round + 1}: ${line}`);
   }
   const size = Math.round(bodies.reduce((n, s) => n + s.length, 0) / bodies.length);
-  console.log(`${messages} messages of ~${size} B, prefetch ${prefetch}, ${rounds} rounds; throughput ratio ours / baseline:`);
+  console.log(`${messages} messages of ~${size} B, prefetch ${prefetch}, ${rounds} rounds, telemetry off; throughput ratio ours / baseline:`);
   console.log(`  event API vs rhea accept-only: ${stats(ratios.eventVsA)}   <- the goal: median >= 0.95`);
   console.log(`  event API vs rhea async accept: ${stats(ratios.eventVsB)}`);
   console.log(`  iterator vs rhea accept-only: ${stats(ratios.iterVsA)}`);
