@@ -10,7 +10,7 @@
 // Prints msg/s with heap and RSS next to each figure, the median / min / max throughput ratio of
 // ours against each baseline, the heap held over a large backlog at two prefetch sizes, and the
 // time from publish to handler (p50 / p99) at a steady publish rate.
-// Run: npm run bench:consume   (BENCH_MESSAGES, BENCH_ROUNDS, BENCH_RATE, BENCH_LATENCY_SECONDS)
+// Run: npm run bench:consume   (BENCH_MESSAGES, BENCH_ROUNDS, BENCH_WARMUP_ROUNDS, BENCH_RATE, BENCH_LATENCY_SECONDS)
 import { randomUUID } from 'node:crypto';
 import rhea, { type Connection } from 'rhea';
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
@@ -19,6 +19,8 @@ import { sendBodies } from '../examples/seed-dev-queue.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Untimed rounds first: the broker's and Node's JIT warm up on them, not on the first runner timed. */
+const warmupRounds = Number(process.env.BENCH_WARMUP_ROUNDS ?? 1);
 const rate = Number(process.env.BENCH_RATE ?? 500);
 const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
 const prefetch = 100;
@@ -198,13 +200,17 @@ try {
     ['ours, iterator', iterator],
   ];
   const ratios = { eventVsA: [] as number[], eventVsB: [] as number[], iterVsA: [] as number[], iterVsB: [] as number[] };
-  for (let round = 0; round < rounds; round++) {
+  for (let round = -warmupRounds; round < rounds; round++) {
     const figures = new Map<string, Figure>();
     for (let k = 0; k < runners.length; k++) {
-      const [name, run] = runners[(k + round) % runners.length]!;
+      const [name, run] = runners[(k + Math.max(round, 0)) % runners.length]!;
       const queue = `bench.${round}.${name.replace(/\W+/g, '-')}`;
       await sendBodies(broker, queue, bodies, { durable: false });
       figures.set(name, await measure(run, broker, queue));
+    }
+    if (round < 0) {
+      console.log(`warm-up round (not counted): ${runners.map(([name]) => `${name} ${Math.round((messages / figures.get(name)!.ms) * 1000)} msg/s`).join(' | ')}`);
+      continue;
     }
     const line = runners
       .map(([name]) => {
