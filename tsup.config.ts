@@ -1,14 +1,35 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
-  tsconfig: 'tsconfig.build.json',
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  platform: 'node',
-  splitting: true,
-  treeshake: true,
-});
+export default defineConfig([
+  {
+    // The API and its testing subpath share one chunk per format (splitting), so a delivery made
+    // by the testing kit is an instance of the main entry's classes.
+    entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+    tsconfig: 'tsconfig.build.json',
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    // The command line is built by the entry below into the same directory: keep it.
+    clean: ['!cli.js', '!cli.js.map'],
+    target: 'node20',
+    platform: 'node',
+    splitting: true,
+    // import.meta.url in the CommonJS build (src/telemetry/load.ts resolves the optional @opentelemetry/api from it).
+    shims: true,
+    treeshake: true,
+  },
+  {
+    // The `civitas-outreach` command (package.json `bin`): ESM only, not part of the API, no
+    // types. The shebang of src/cli/main.ts is kept, and tsup makes the file executable.
+    entry: { cli: 'src/cli/main.ts' },
+    tsconfig: 'tsconfig.build.json',
+    format: ['esm'],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
+    treeshake: true,
+  },
+]);

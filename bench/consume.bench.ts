@@ -10,7 +10,7 @@
 // Prints msg/s with heap and RSS next to each figure, the median / min / max throughput ratio of
 // ours against each baseline, the heap held over a large backlog at two prefetch sizes, and the
 // time from publish to handler (p50 / p99) at a steady publish rate.
-// Run: npm run bench:consume   (BENCH_MESSAGES, BENCH_ROUNDS, BENCH_RATE, BENCH_LATENCY_SECONDS)
+// Run: npm run bench:consume   (BENCH_MESSAGES, BENCH_ROUNDS, BENCH_WARMUP_ROUNDS, BENCH_RATE, BENCH_LATENCY_SECONDS)
 import { randomUUID } from 'node:crypto';
 import rhea, { type Connection } from 'rhea';
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
@@ -20,6 +20,8 @@ import { sendBodies } from '../examples/seed-dev-queue.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Untimed rounds first: the broker's and Node's JIT warm up on them, not on the first runner timed. */
+const warmupRounds = Number(process.env.BENCH_WARMUP_ROUNDS ?? 1);
 const rate = Number(process.env.BENCH_RATE ?? 500);
 const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
 const prefetch = 100;
@@ -68,8 +70,12 @@ function bareRhea(asyncAccept: boolean): Runner {
   };
 }
 
-function consumerFor(broker: BrokerHandle, queue: string): OutreachConsumer {
-  return new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch });
+/**
+ * Telemetry off, as for a user without `@opentelemetry/api` (this repository has it as a dev
+ * dependency, which would turn it on); its cost is what `npm run bench:telemetry` measures.
+ */
+function consumerFor(broker: BrokerHandle, queue: string, prefetchSize = prefetch): OutreachConsumer {
+  return new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch: prefetchSize, telemetry: false });
 }
 
 const eventApi: Runner = async (broker, queue) => {
@@ -138,7 +144,7 @@ async function measure(run: Runner, broker: BrokerHandle, queue: string): Promis
 /** Heap growth while a consumer holds all it may over a large backlog (garbage collected first). */
 async function heldHeap(broker: BrokerHandle, queue: string, prefetchSize: number): Promise<number> {
   const before = await settledHeap();
-  const consumer = new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch: prefetchSize });
+  const consumer = consumerFor(broker, queue, prefetchSize);
   let release!: () => void;
   const stuck = new Promise<void>((r) => (release = r));
   await consumer.start(async () => {
@@ -195,13 +201,17 @@ try {
     ['ours, iterator', iterator],
   ];
   const ratios = { eventVsA: [] as number[], eventVsB: [] as number[], iterVsA: [] as number[], iterVsB: [] as number[] };
-  for (let round = 0; round < rounds; round++) {
+  for (let round = -warmupRounds; round < rounds; round++) {
     const figures = new Map<string, Figure>();
     for (let k = 0; k < runners.length; k++) {
-      const [name, run] = runners[(k + round) % runners.length]!;
+      const [name, run] = runners[(k + Math.max(round, 0)) % runners.length]!;
       const queue = `bench.${round}.${name.replace(/\W+/g, '-')}`;
       await sendBodies(broker, queue, bodies, { durable: false });
       figures.set(name, await measure(run, broker, queue));
+    }
+    if (round < 0) {
+      console.log(`warm-up round (not counted): ${runners.map(([name]) => `${name} ${Math.round((messages / figures.get(name)!.ms) * 1000)} msg/s`).join(' | ')}`);
+      continue;
     }
     const line = runners
       .map(([name]) => {
@@ -217,7 +227,7 @@ try {
     console.log(`round ${round + 1}: ${line}`);
   }
   const size = Math.round(bodies.reduce((n, s) => n + s.length, 0) / bodies.length);
-  console.log(`${messages} messages of ~${size} B, prefetch ${prefetch}, ${rounds} rounds; throughput ratio ours / baseline:`);
+  console.log(`${messages} messages of ~${size} B, prefetch ${prefetch}, ${rounds} rounds, telemetry off; throughput ratio ours / baseline:`);
   console.log(`  event API vs rhea accept-only: ${stats(ratios.eventVsA)}   <- the goal: median >= 0.95`);
   console.log(`  event API vs rhea async accept: ${stats(ratios.eventVsB)}`);
   console.log(`  iterator vs rhea accept-only: ${stats(ratios.iterVsA)}`);

@@ -11,18 +11,33 @@
 // CIVITAS_USERNAME, CIVITAS_PASSWORD and CIVITAS_QUEUE; PostgreSQL from the usual PG* variables.
 // It then runs until SIGINT/SIGTERM and closes without losing a message; with
 // CIVITAS_EXIT_WHEN_DRAINED=1 it stops once the queue has run dry (a job for cron).
+//
+// The database is checked first, before any broker is started: without one it says which PG*
+// variables to set and exits 1.
 import pg from 'pg';
 import { batched, LabelDriftDetector, OutreachConsumer } from 'civitas-outreach';
 import { exampleConnection } from './dev-broker.js';
 import { commitBatch, createOutreachTables } from './postgres-sink.js';
 
-const pool = new pg.Pool({
+const database = {
   host: process.env.PGHOST ?? '127.0.0.1',
   port: Number(process.env.PGPORT ?? 5432),
   database: process.env.PGDATABASE ?? 'test',
   user: process.env.PGUSER ?? 'postgres',
-  ...(process.env.PGPASSWORD === undefined ? {} : { password: process.env.PGPASSWORD }),
-});
+};
+const pool = new pg.Pool({ ...database, ...(process.env.PGPASSWORD === undefined ? {} : { password: process.env.PGPASSWORD }) });
+try {
+  await pool.query('SELECT 1');
+} catch (error) {
+  const { code, message } = error as { code?: string; message?: string };
+  const reason = message !== undefined && message !== '' ? message : (code ?? String(error));
+  console.error(
+    `No PostgreSQL at ${database.host}:${database.port} (database ${database.database}, user ${database.user}): ${reason}. ` +
+      'Set PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD to a database this job may create tables in, and run it again.',
+  );
+  await pool.end().catch(() => undefined);
+  process.exit(1);
+}
 const { options, embedded, stop } = await exampleConnection(500);
 const schema = embedded ? 'civitas_dev' : (process.env.PGSCHEMA ?? 'public');
 await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);

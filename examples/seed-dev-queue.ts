@@ -25,6 +25,8 @@ export interface SendOptions {
   durable?: boolean;
   /** Another port for the TLS listener (e.g. a proxy in front of the broker). */
   port?: number;
+  /** AMQP application properties (JMS properties) of each message, by index (e.g. a `traceparent`). */
+  properties?: readonly (Record<string, string | number | boolean> | undefined)[];
 }
 
 /** Sends each text as one message; resolves when the broker has accepted every one. */
@@ -48,9 +50,10 @@ export async function sendBodies(broker: SeedTarget, queue: string, bodies: read
       const sender = connection.open_sender({ target: { address: queue } });
       sender.on('sendable', () => {
         while (sent < bodies.length && sender.sendable()) {
+          const properties = options.properties?.[sent];
           const text = bodies[sent++]!;
           const body = options.form === 'data' ? rhea.message.data_section(Buffer.from(text, 'utf8')) : text;
-          sender.send({ body, durable: options.durable ?? true, message_id: `m-${randomUUID()}` });
+          sender.send({ body, durable: options.durable ?? true, message_id: `m-${randomUUID()}`, ...(properties && { application_properties: properties }) });
         }
       });
       sender.on('accepted', () => {

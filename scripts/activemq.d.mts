@@ -86,6 +86,12 @@ export function startBroker(options?: StartBrokerOptions): Promise<BrokerHandle>
 export function brokerTools(info: BrokerInfo): BrokerTools;
 export function fetchActiveMQ(options?: { version?: string; quiet?: boolean }): Promise<{ home: string; version: string; cache: string; fetched: boolean }>;
 export function checkJava(): unknown;
+/** The Maven repository downloads come from (ACTIVEMQ_MAVEN_REPO or Maven Central). */
+export function mavenRepo(): string;
+/** The newest plain 5.x.y version the repository's maven-metadata.xml lists, or null. */
+export function newestServedVersion(): Promise<string | null>;
+/** Numeric, part-by-part version order (5.9.0 < 5.18.3). */
+export function compareVersions(a: string, b: string): number;
 export class JavaMissingError extends Error {
   code: string;
 }

@@ -2,8 +2,9 @@
 // A real ActiveMQ Classic broker for tests: fetch it from Maven Central, start throw-away
 // instances on free loopback ports (AMQP, AMQP+TLS, OpenWire, JMX), stop them.
 //
-// Node 20, ESM, node builtins only. Needs a JDK (java + keytool, 17+) and Maven (`mvn`) for the
-// first fetch; later runs reuse the cache in `<repo>/.cache/activemq/` (env ACTIVEMQ_CACHE).
+// Node 20, ESM, node builtins only. Needs a JDK (java + keytool, 17+); the first fetch downloads
+// from Maven Central over HTTPS (Maven, `mvn`, only as a fallback); later runs reuse the cache
+// in `<repo>/.cache/activemq/` (env ACTIVEMQ_CACHE).
 //
 //   node scripts/activemq.mjs fetch    # download + unpack once, print the home dir
 //   node scripts/activemq.mjs start    # start a broker that outlives this command,
@@ -16,15 +17,19 @@
 //   const broker = await startBroker();   // { host, amqpPort, amqpsPort, caPem, username, password, ... }
 //   ...; await broker.stop();
 //
-// Version: Maven Central serves the binary distribution `org.apache.activemq:apache-activemq`
-// only up to 5.18.3 (5.18.4+ and 5.19.x are not deployed there as tar.gz:bin). We try
-// $ACTIVEMQ_VERSION or 5.18.7 first, then the newest 5.18.x/5.19.x that Maven's metadata lists.
-// The version actually used is recorded in <cache>/resolved-version.json and in every handle.
+// Version: $ACTIVEMQ_VERSION if set, otherwise the newest 5.x that the repository's
+// maven-metadata.xml lists (Maven Central, or $ACTIVEMQ_MAVEN_REPO). As measured here, Maven
+// Central lists and serves the binary distribution `org.apache.activemq:apache-activemq` up to
+// 5.18.3 (5.18.4+ and 5.19.x are not deployed there as tar.gz:bin). The download goes over HTTPS
+// with its size and progress on stderr and a SHA-1 check; `mvn dependency:copy` is the fallback
+// when only Maven can reach the repository. The version used is recorded in
+// <cache>/resolved-version.json and in every handle.
 //
 // Persistence: KahaDB in the instance dir (persistent, like Amazon MQ). It makes restart() keep
 // persistent messages and lets tests see the real difference between persistent and
 // non-persistent messages (e.g. DLQ handling). Pass { persistent: false } for a memory store.
 
+/* global fetch, AbortSignal -- Node 20's own, as in a browser */
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -35,10 +40,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const SCRIPT_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(SCRIPT_DIR, '..');
-export const PREFERRED_VERSION = '5.18.7';
 /** Queues the restricted user may use (`restrictedUsername` in the handle). */
 export const RESTRICTED_PREFIX = 'allowed.';
-const FALLBACK_RANGE = '[5.18,5.20)';
+/** With mvn only: the range whose newest version is used. */
+const VERSION_RANGE = '[5,6)';
+const DEFAULT_MAVEN_REPO = 'https://repo.maven.apache.org/maven2';
 const GROUP = 'org.apache.activemq';
 const ARTIFACT = 'apache-activemq';
 
@@ -123,29 +129,107 @@ async function mvnCopy(version, outDir) {
   const r = await run('mvn', ['-q', '-B', 'dependency:copy',
     `-Dartifact=${GROUP}:${ARTIFACT}:${version}:tar.gz:bin`, `-DoutputDirectory=${outDir}`]);
   if (r.error && r.error.code === 'ENOENT') {
-    throw new ActiveMQFetchError('Maven (`mvn`) is required to download ActiveMQ the first time: install maven');
+    throw new ActiveMQFetchError('Maven (`mvn`) is required to download ActiveMQ when Maven Central cannot be reached directly: install maven');
   }
   const file = path.join(outDir, `${ARTIFACT}-${version}-bin.tar.gz`);
   return { ok: r.code === 0 && fs.existsSync(file), file, output: `${r.stdout}${r.stderr}` };
 }
 
-/** Newest version in [5.18,5.20) according to Maven's metadata, or null. */
-async function newestServedVersion(tmp) {
-  const dir = path.join(tmp, 'probe');
-  await fsp.mkdir(dir, { recursive: true });
-  await fsp.writeFile(path.join(dir, 'pom.xml'), `<project xmlns="http://maven.apache.org/POM/4.0.0">
-<modelVersion>4.0.0</modelVersion><groupId>local.probe</groupId><artifactId>probe</artifactId><version>1</version>
-<dependencies><dependency><groupId>${GROUP}</groupId><artifactId>${ARTIFACT}</artifactId>
-<version>${FALLBACK_RANGE}</version><type>pom</type></dependency></dependencies></project>\n`);
-  const out = path.join(dir, 'list.txt');
-  await run('mvn', ['-q', '-B', 'dependency:list', '-DexcludeTransitive=true', `-DoutputFile=${out}`], { cwd: dir });
-  const text = fs.existsSync(out) ? await fsp.readFile(out, 'utf8') : '';
-  const m = new RegExp(`${GROUP}:${ARTIFACT}:pom:([0-9][^:\\s]*)`).exec(text);
-  return m ? m[1] : null;
+/** The Maven repository to download from (Maven Central unless ACTIVEMQ_MAVEN_REPO says otherwise). */
+export function mavenRepo() {
+  return (process.env.ACTIVEMQ_MAVEN_REPO || DEFAULT_MAVEN_REPO).replace(/\/+$/, '');
+}
+
+function artifactDir() {
+  return `${mavenRepo()}/${GROUP.replace(/\./g, '/')}/${ARTIFACT}`;
+}
+
+/** Orders versions like 5.9.0 < 5.18.3 (numerically, part by part). */
+export function compareVersions(a, b) {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /**
- * Download (once) and unpack (once) the ActiveMQ Classic distribution.
+ * The newest 5.x release the repository lists in its maven-metadata.xml (plain x.y.z versions
+ * only), or null when the metadata cannot be read. As measured here, Maven Central lists up to
+ * 5.18.3 and serves its tar.gz; 5.18.4+ and 5.19.x are not deployed there.
+ */
+export async function newestServedVersion() {
+  let text;
+  try {
+    const res = await fetch(`${artifactDir()}/maven-metadata.xml`, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) return null;
+    text = await res.text();
+  } catch {
+    return null;
+  }
+  const versions = [...text.matchAll(/<version>\s*([^<\s]+)\s*<\/version>/g)].map((m) => m[1]).filter((v) => /^5\.\d+\.\d+$/.test(v));
+  versions.sort(compareVersions);
+  return versions.at(-1) ?? null;
+}
+
+function megabytes(bytes) {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/**
+ * Downloads the distribution straight from the repository over HTTPS, saying what and how big,
+ * with progress on stderr, and checks its SHA-1 when the repository has one. Returns
+ * { ok: true, file } or { ok: false, status } (404: not served), or throws on a network failure.
+ */
+async function httpDownload(version, outDir, say) {
+  const url = `${artifactDir()}/${version}/${ARTIFACT}-${version}-bin.tar.gz`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(15 * 60_000) });
+  if (!res.ok || res.body === null) return { ok: false, status: res.status };
+  const total = Number(res.headers.get('content-length')) || 0;
+  say(`downloading ActiveMQ ${version} (${total > 0 ? megabytes(total) : 'size unknown'}) from ${url}`);
+  const file = path.join(outDir, `${ARTIFACT}-${version}-bin.tar.gz`);
+  const out = fs.createWriteStream(file);
+  const sha1 = (await import('node:crypto')).createHash('sha1');
+  const tty = process.stderr.isTTY === true;
+  let received = 0;
+  let shownStep = 0;
+  const started = Date.now();
+  for await (const chunk of res.body) {
+    sha1.update(chunk);
+    received += chunk.length;
+    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (total > 0) {
+      const step = Math.floor((received / total) * 10); // every 10%
+      if (tty) process.stderr.write(`\r[activemq] ${megabytes(received)} of ${megabytes(total)} (${Math.floor((received / total) * 100)}%)`);
+      else if (step > shownStep && step < 10) say(`${megabytes(received)} of ${megabytes(total)} (${step * 10}%)`);
+      shownStep = Math.max(shownStep, step);
+    }
+  }
+  await new Promise((resolve, reject) => out.end((e) => (e ? reject(e) : resolve())));
+  if (tty && total > 0) process.stderr.write('\n');
+  if (total > 0 && received !== total) throw new ActiveMQFetchError(`download of ${url} ended early: ${received} of ${total} bytes`);
+  say(`downloaded ${megabytes(received)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  try {
+    const check = await fetch(`${url}.sha1`, { signal: AbortSignal.timeout(30_000) });
+    if (check.ok) {
+      const expected = (await check.text()).trim().split(/\s+/)[0].toLowerCase();
+      const actual = sha1.digest('hex');
+      if (expected !== actual) throw new ActiveMQFetchError(`SHA-1 of ${url} is ${actual}, the repository says ${expected}: not used`);
+    }
+  } catch (e) {
+    if (e instanceof ActiveMQFetchError) throw e; // a mismatch; a missing .sha1 is not fatal
+  }
+  return { ok: true, file };
+}
+
+/**
+ * Download (once) and unpack (once) the ActiveMQ Classic distribution: $ACTIVEMQ_VERSION if set,
+ * otherwise the newest 5.x that the repository's metadata lists. Downloads over HTTPS with its
+ * size and progress on stderr (shown even when `quiet`: a first download takes a while), falling
+ * back to `mvn dependency:copy` when the repository cannot be reached directly (a proxy Maven
+ * knows about).
  * @param {{version?: string, quiet?: boolean}} [options]
  * @returns {Promise<{home: string, version: string, cache: string, fetched: boolean}>}
  */
@@ -154,9 +238,11 @@ export async function fetchActiveMQ(options = {}) {
   const cache = cacheDir();
   await fsp.mkdir(cache, { recursive: true });
   const log = options.quiet ? () => {} : (m) => process.stderr.write(`[activemq] ${m}\n`);
+  const say = (m) => process.stderr.write(`[activemq] ${m}\n`);
   const pinned = options.version || process.env.ACTIVEMQ_VERSION;
   const recordFile = path.join(cache, 'resolved-version.json');
 
+  if (pinned && isUnpacked(homeDirFor(pinned, cache))) return finish(pinned, false);
   if (!pinned && fs.existsSync(recordFile)) {
     try {
       const rec = JSON.parse(await fsp.readFile(recordFile, 'utf8'));
@@ -165,40 +251,37 @@ export async function fetchActiveMQ(options = {}) {
       }
     } catch { /* re-resolve */ }
   }
-  const candidates = pinned ? [pinned] : [PREFERRED_VERSION];
-  for (const v of candidates) if (isUnpacked(homeDirFor(v, cache))) return finish(v, false);
 
   const tmp = path.join(cache, `tmp-${process.pid}-${rid()}`);
   await fsp.mkdir(tmp, { recursive: true });
   try {
-    let version = null;
-    let tarball = null;
-    const tried = [];
-    for (const v of candidates) {
-      const existing = path.join(cache, `${ARTIFACT}-${v}-bin.tar.gz`);
-      if (fs.existsSync(existing)) { version = v; tarball = existing; break; }
-      log(`downloading ${GROUP}:${ARTIFACT}:${v}:tar.gz:bin with mvn ...`);
-      const r = await mvnCopy(v, tmp);
-      tried.push(v);
-      if (r.ok) { version = v; tarball = r.file; break; }
-      log(`${v} is not served by the Maven repository`);
-    }
-    if (!version && !pinned) {
-      const newest = await newestServedVersion(tmp);
-      if (newest && isUnpacked(homeDirFor(newest, cache))) return finish(newest, false);
-      if (newest) {
-        const existing = path.join(cache, `${ARTIFACT}-${newest}-bin.tar.gz`);
-        if (fs.existsSync(existing)) { version = newest; tarball = existing; } else {
-          log(`newest served version in ${FALLBACK_RANGE}: ${newest}; downloading ...`);
-          const r = await mvnCopy(newest, tmp);
-          tried.push(newest);
-          if (r.ok) { version = newest; tarball = r.file; } else log(r.output.split('\n').slice(-15).join('\n'));
-        }
+    let version = pinned || null;
+    if (!version) {
+      log(`looking up the newest ActiveMQ 5.x in ${artifactDir()}/maven-metadata.xml ...`);
+      version = await newestServedVersion();
+      if (!version) version = await newestServedVersionWithMvn(tmp);
+      if (!version) {
+        throw new ActiveMQFetchError(`could not read the list of ActiveMQ versions from ${mavenRepo()} (directly or with mvn). Is Maven Central reachable? Set ACTIVEMQ_VERSION to skip the lookup.`);
       }
     }
-    if (!version) {
-      throw new ActiveMQFetchError(`could not download ${GROUP}:${ARTIFACT} (tried ${tried.join(', ') || 'nothing'}; ` +
-        `also looked for the newest in ${FALLBACK_RANGE}). Is Maven Central reachable?`);
+    if (isUnpacked(homeDirFor(version, cache))) return finish(version, false);
+    let tarball = path.join(cache, `${ARTIFACT}-${version}-bin.tar.gz`);
+    if (!fs.existsSync(tarball)) {
+      let got;
+      try {
+        got = await httpDownload(version, tmp, say);
+      } catch (e) {
+        if (e instanceof ActiveMQFetchError) throw e;
+        say(`cannot download from ${mavenRepo()} directly (${e.cause?.code ?? e.message}); trying mvn dependency:copy (no progress shown)`);
+        const r = await mvnCopy(version, tmp);
+        got = r.ok ? { ok: true, file: r.file } : { ok: false, status: r.output.split('\n').slice(-5).join(' ') };
+        if (r.ok) say(`downloaded ${megabytes(fs.statSync(r.file).size)} with mvn`);
+      }
+      if (!got.ok) {
+        throw new ActiveMQFetchError(`${mavenRepo()} does not serve ${GROUP}:${ARTIFACT}:${version}:tar.gz:bin (${got.status})` +
+          (pinned ? '; unset ACTIVEMQ_VERSION to use the newest version it serves' : ''));
+      }
+      tarball = got.file;
     }
     // keep the tarball in the cache (atomic rename; another process may have won the race)
     const finalTar = path.join(cache, `${ARTIFACT}-${version}-bin.tar.gz`);
@@ -227,12 +310,27 @@ export async function fetchActiveMQ(options = {}) {
   async function finish(version, fetched) {
     if (!pinned) {
       const t = `${recordFile}.${rid()}`;
-      await fsp.writeFile(t, JSON.stringify({ version, preferred: PREFERRED_VERSION, at: new Date().toISOString() }, null, 2));
+      await fsp.writeFile(t, JSON.stringify({ version, source: mavenRepo(), at: new Date().toISOString() }, null, 2));
       await fsp.rename(t, recordFile);
     }
-    if (version !== PREFERRED_VERSION && fetched) log(`using ActiveMQ ${version} (${PREFERRED_VERSION} is not served)`);
     return { home: homeDirFor(version, cache), version, cache, fetched };
   }
+}
+
+/** Newest 5.x by Maven's own resolution of the metadata (for a repository only Maven can reach), or null. */
+async function newestServedVersionWithMvn(tmp) {
+  const dir = path.join(tmp, 'probe');
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, 'pom.xml'), `<project xmlns="http://maven.apache.org/POM/4.0.0">
+<modelVersion>4.0.0</modelVersion><groupId>local.probe</groupId><artifactId>probe</artifactId><version>1</version>
+<dependencies><dependency><groupId>${GROUP}</groupId><artifactId>${ARTIFACT}</artifactId>
+<version>${VERSION_RANGE}</version><type>pom</type></dependency></dependencies></project>\n`);
+  const out = path.join(dir, 'list.txt');
+  const r = await run('mvn', ['-q', '-B', 'dependency:list', '-DexcludeTransitive=true', `-DoutputFile=${out}`], { cwd: dir });
+  if (r.error && r.error.code === 'ENOENT') return null;
+  const text = fs.existsSync(out) ? await fsp.readFile(out, 'utf8') : '';
+  const m = new RegExp(`${GROUP}:${ARTIFACT}:pom:([0-9][^:\\s]*)`).exec(text);
+  return m ? m[1] : null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ export { OutreachDelivery } from './consumer/delivery.js';
 export type { DeliveryMetadata, SettleOutcome } from './consumer/delivery.js';
 export type { OutreachConsumerEvents, ErrorSource, ConnectionInfo, DisconnectInfo, ReconnectInfo } from './consumer/events.js';
 export type { OutreachLogger } from './consumer/logger.js';
+export type { TelemetryOptions } from './telemetry/options.js';
 export type { ReconnectOptions } from './connection/backoff.js';
 export { DuplicateFilter } from './consumer/duplicate-filter.js';
 export type { DuplicateFilterOptions } from './consumer/duplicate-filter.js';

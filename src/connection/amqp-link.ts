@@ -17,6 +17,12 @@ export interface LinkSettings {
   readonly servername: string | undefined;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /**
+   * Browse instead of consume: the source asks for `distribution-mode: copy`, which ActiveMQ
+   * serves with a queue browser (it sends copies and removes nothing; see docs/wire-facts.md).
+   * Used by the command line's `peek`, never by the consumer.
+   */
+  readonly browse?: boolean;
 }
 
 /** @internal Callbacks of an open link. */
@@ -160,7 +166,7 @@ export class AmqpLink {
       });
       connection.on('connection_open', () => {
         const receiver = connection.open_receiver({
-          source: { address: settings.queue },
+          source: settings.browse === true ? { address: settings.queue, distribution_mode: 'copy' as const } : { address: settings.queue },
           autoaccept: false,
           credit_window: 0,
           rcv_settle_mode: 0,

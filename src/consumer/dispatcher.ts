@@ -9,6 +9,7 @@ import { OutreachDelivery, type DeliveryOwner } from './delivery.js';
 import type { ErrorSource } from './events.js';
 import type { InFlightTable } from './in-flight.js';
 import type { InvalidMessage } from './options.js';
+import type { Instrumentation } from '../telemetry/instrumentation.js';
 import { INVALID_HOOK_ATTEMPTS, LOGGED_ISSUES, type ConsumerSettings } from './settings.js';
 
 /** Your code for one delivery, in the event API. */
@@ -30,6 +31,8 @@ export interface DispatchHost<A> {
   reportError(error: OutreachError, source: ErrorSource): void;
   /** Emits the `invalid` event; `true` if someone listens. */
   invalid(invalid: InvalidMessage): boolean;
+  /** Spans and metrics (telemetry hooks; no-ops when telemetry is off). */
+  readonly telemetry: Instrumentation;
 }
 
 /**
@@ -59,6 +62,7 @@ export class Dispatcher<A> {
 
   arrive(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
     const { settings, table, gate, owner } = this.#host;
+    this.#host.telemetry.received(); // telemetry hook
     const { admit, probe } = gate.admit();
     if (!admit) {
       // Paused, or an outage and not a probe: straight back, unchanged and undecoded. Each such
@@ -98,6 +102,7 @@ export class Dispatcher<A> {
 
   /** The iterator is done with a delivery: `success` when the loop asked for the next one. */
   async finishIteration(delivery: OutreachDelivery<A>, success: boolean): Promise<void> {
+    this.#host.telemetry.ended(delivery, undefined); // telemetry hook
     try {
       if (success) await this.#host.settings.strategy.onSuccess(delivery, this.#host.context);
       // break or a throw in the loop body: whether the work was done is unknown; hand it back.
@@ -124,11 +129,13 @@ export class Dispatcher<A> {
   async #run(handler: OutreachHandler<A>, delivery: OutreachDelivery<A>): Promise<void> {
     const { settings, table, context } = this.#host;
     let failure: { error: unknown } | undefined;
+    this.#host.telemetry.started(delivery); // telemetry hook
     try {
-      await handler(delivery);
+      await this.#host.telemetry.call(delivery, handler, delivery); // handler(delivery), in its span's context
     } catch (error) {
       failure = { error };
     }
+    this.#host.telemetry.ended(delivery, failure); // telemetry hook
     try {
       if (failure === undefined) {
         await settings.strategy.onSuccess(delivery, context);
@@ -160,6 +167,7 @@ export class Dispatcher<A> {
   async #handleInvalid(delivery: OutreachDelivery<undefined>, error: OutreachDecodeError): Promise<void> {
     const { settings, table } = this.#host;
     table.counts.invalid++;
+    this.#host.telemetry.invalid(delivery, error); // telemetry hook
     const invalid: InvalidMessage = {
       body: delivery.body,
       error,
@@ -173,8 +181,9 @@ export class Dispatcher<A> {
     const hadListener = this.#host.invalid(invalid);
     const hook = settings.onInvalid;
     try {
-      await hook?.(invalid);
+      await (hook === undefined ? undefined : this.#host.telemetry.call(delivery, hook, invalid)); // hook?.(invalid), in its span's context
     } catch (hookError) {
+      this.#host.telemetry.ended(delivery, { error: hookError }); // telemetry hook
       this.#host.reportError(new OutreachError('HANDLER_FAILED', `onInvalid threw for message ${String(delivery.messageId)}`, { cause: hookError }), 'handler');
       if (delivery.settled || delivery.outcome !== undefined) return;
       // A quarantine store that is down is a sink outage like any other.
@@ -189,6 +198,7 @@ export class Dispatcher<A> {
       }
       return;
     }
+    this.#host.telemetry.ended(delivery, undefined); // telemetry hook
     if (!hadListener && hook === undefined) {
       // Bounded: a hostile message can carry many issues; the error keeps them, the log a few.
       settings.logger.warn(

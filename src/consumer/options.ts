@@ -5,6 +5,7 @@ import type { OutreachDecodeError } from '../message/decode-error.js';
 import type { DeliveryMetadata } from './delivery.js';
 import type { OutreachLogger } from './logger.js';
 import type { OutageOptions } from './outage.js';
+import type { TelemetryOptions } from '../telemetry/options.js';
 
 /** A message that could not be decoded, as handed to `onInvalid` and the `invalid` event. */
 export interface InvalidMessage extends DeliveryMetadata {
@@ -127,6 +128,15 @@ export interface OutreachConsumerOptions<A> {
    * @defaultValue silent
    */
   readonly logger?: OutreachLogger;
+  /**
+   * OpenTelemetry spans and metrics (a `process` span per delivery, message counts, handler
+   * durations, held deliveries, outage state), through the optional peer dependency
+   * `@opentelemetry/api`. On when that package is installed, with the global providers; off, at
+   * no cost, when it is not. `false` turns it off. Never records bodies, student data, error
+   * messages or credentials. See `docs/telemetry.md`.
+   * @defaultValue on if `@opentelemetry/api` is installed, with its global providers
+   */
+  readonly telemetry?: TelemetryOptions | false;
 }
 
 /** Options of {@link OutreachConsumer.start}. */

@@ -16,6 +16,8 @@ import { InFlightTable } from './in-flight.js';
 import { silentLogger } from './logger.js';
 import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
 import { OutageControl } from './outage-control.js';
+import { TelemetryHooks } from '../telemetry/instrumentation.js';
+import { enableTelemetry } from '../telemetry/load.js';
 import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIMEOUT_MS, resolveSettings, type ConsumerSettings } from './settings.js';
 
 /**
@@ -67,6 +69,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   readonly #stopWaiting = new AbortController();
   /** Ends retry waits: replaced after each outage hand-back; aborted for good when closing. */
   #wakeWaits = new AbortController();
+  /** Telemetry hooks: off until `@opentelemetry/api` is found at the first start (docs/telemetry.md). */
+  readonly #telemetry = new TelemetryHooks();
+  #telemetryStarted = false;
 
   #state: ConsumerState = 'idle';
   #fatal: OutreachError | undefined;
@@ -150,6 +155,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       probeAdmitted: (delivery) => this.#outage?.probeAdmitted(delivery),
       reportError: (error, source) => this.#reportError(error, source),
       invalid: (invalid) => this.#fire('invalid', invalid),
+      telemetry: this.#telemetry,
     });
   }
 
@@ -215,7 +221,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#iterating = true;
     return new DeliveryIterator<A>({
       start: () => this.#ensureConnected(),
-      take: () => this.#table.take(),
+      take: () => this.#telemetry.took(this.#table.take()),
       fatal: () => this.#fatal,
       ended: () => this.#ending,
       changed: () => this.#table.changed(),
@@ -326,11 +332,25 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     return this.#state === 'closing' || this.#state === 'closed' || this.#state === 'failed';
   }
 
+  /** Looks for `@opentelemetry/api` once, at the first start (docs/telemetry.md); never throws. */
+  #startTelemetry(): void {
+    if (this.#telemetryStarted) return;
+    this.#telemetryStarted = true;
+    enableTelemetry(this.#telemetry, this.#settings.telemetry, {
+      queue: this.#settings.link.queue.replace(/^queue:\/\//, ''),
+      held: () => this.#table.size,
+      outage: () => this.#outage?.health() !== undefined,
+      endpoint: () => this.#supervisor.link?.endpoint,
+      logger: this.#settings.logger,
+    });
+  }
+
   #ensureConnected(): Promise<void> {
     if (this.#state === 'closing' || this.#state === 'closed') {
       return Promise.reject(new OutreachError('CLOSED', 'the consumer is closed'));
     }
     if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
+    this.#startTelemetry(); // telemetry hook
     if (this.#state === 'idle') this.#state = 'connecting';
     return this.#supervisor.start();
   }
@@ -349,6 +369,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#gate.detach();
     this.#fire('disconnected', info);
     this.#table.loseGeneration(generation);
+    this.#telemetry.sweep(); // telemetry hook
     if (!this.#ending) this.#state = 'reconnecting';
   }
 
@@ -362,6 +383,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#table.dropBuffered();
     void this.#supervisor.takeLink()?.close(FAILED_LINK_CLOSE_TIMEOUT_MS);
     this.#table.notify();
+    this.#telemetry.closed(); // telemetry hook
     this.#fire('closed', this.#report(0, false));
   }
 
@@ -445,6 +467,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       else if (logger !== silentLogger) logger.debug(fields(), 'settled');
     }
     this.#fire('settled', delivery, sent ? requested : 'lost');
+    this.#telemetry.settled(delivery, sent ? requested : 'lost'); // telemetry hook
     this.#outage?.settled(delivery, sent ? requested : 'lost');
     // A delivery settled before user code is done with it (at-most-once) keeps its slot until then.
     this.#table.settled(delivery);
@@ -511,6 +534,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#state = 'closed';
     this.#table.notify();
     const report = this.#report(unfinished, timedOut);
+    this.#telemetry.closed(); // telemetry hook
     this.#settings.logger.info(report, 'closed');
     this.#fire('closed', report);
     return report;

@@ -6,6 +6,7 @@ import type { ReconnectOptions } from '../connection/backoff.js';
 import { parseEndpoints, type BrokerEndpoint } from '../connection/endpoints.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import { checkMaxBytes, DEFAULT_MAX_BODY_BYTES, type DecodeOptions } from '../message/decode.js';
+import { resolveTelemetry, type TelemetrySettings } from '../telemetry/options.js';
 import { silentLogger, type OutreachLogger } from './logger.js';
 import type { InvalidMessage, InvalidMessagePolicy, OutreachConsumerOptions } from './options.js';
 import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DELAY_MS, type OutageSettings } from './outage.js';
@@ -49,6 +50,8 @@ export interface ConsumerSettings<A> {
   readonly logger: OutreachLogger;
   /** `undefined` when outage handling is turned off. */
   readonly outage: OutageSettings | undefined;
+  /** `undefined` when telemetry is turned off. */
+  readonly telemetry: TelemetrySettings;
 }
 
 /**
@@ -113,6 +116,7 @@ export function resolveSettings<A>(options: OutreachConsumerOptions<A>): Consume
     invalidPolicy,
     logger: options.logger ?? silentLogger,
     outage: resolveOutage(options.outage),
+    telemetry: resolveTelemetry(options.telemetry),
   };
 }
 

@@ -1,5 +1,8 @@
-// Packs the tarball, installs it in a new project as a user would, and both imports and requires
-// it by name. Needs `npm run build` first (the test command does it).
+// Packs the tarball, installs it in a new project as a user would (required peers only), and both
+// imports and requires it by name, and runs its command line; then starts a consumer without and
+// with the optional peer @opentelemetry/api installed. Needs `npm run build` first (the test command
+// does it); packing here skips prepack so as not to build twice (fresh-clone.test.ts checks that
+// prepack builds).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,11 +18,16 @@ function run(cmd: string, args: string[], cwd: string): string {
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), 'civitas-outreach-pack-'));
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', project], root)) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', project], root)) as { filename: string; files: { path: string }[] }[];
   const tarball = join(project, packed[0]!.filename);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, version: '0.0.0' }));
-  const { peerDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
-  const peers = Object.entries(peerDependencies).map(([name, range]) => `${name}@${range}`);
+  const { peerDependencies, peerDependenciesMeta = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    peerDependencies: Record<string, string>;
+    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  };
+  const peers = Object.entries(peerDependencies)
+    .filter(([name]) => peerDependenciesMeta[name]?.optional !== true)
+    .map(([name, range]) => `${name}@${range}`);
   run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...peers], project);
 });
 
@@ -74,11 +82,52 @@ describe('the packed tarball', () => {
   });
 
   it('ships only dist and the package files', () => {
-    const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], root)) as { files: { path: string }[] }[];
+    const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string }[] }[];
     const paths = files[0]!.files.map((f) => f.path);
     expect(paths.every((p) => p.startsWith('dist/') || ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p))).toBe(true);
     expect(paths).toEqual(
-      expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/testing.cjs', 'dist/testing.d.ts', 'dist/testing.d.cts']),
+      expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/testing.cjs', 'dist/testing.d.ts', 'dist/testing.d.cts', 'dist/cli.js']),
     );
+  });
+
+  it('installs the civitas-outreach command: --help works', () => {
+    const out = run('npx', ['--no-install', 'civitas-outreach', '--help'], project);
+    expect(out).toMatch(/^Usage: civitas-outreach <command>/);
+    expect(out).toMatch(/^ {2}check /m);
+  });
+});
+
+// Starts a consumer against a port where nothing listens (start() rejects after one attempt) and
+// prints what its logger said about telemetry, and whether the optional API resolves here at all.
+const startScript = `
+  const lines = [];
+  const logger = { debug: (f, msg) => lines.push(msg), info() {}, warn: (f, msg) => lines.push(msg), error: (f, msg) => lines.push(msg) };
+  const consumer = new m.OutreachConsumer({ url: 'amqp+ssl://127.0.0.1:9', username: 'u', password: 'p', queue: 'q', reconnect: { maxAttempts: 1 }, logger });
+  consumer.on('error', () => {});
+  let api = true;
+  try { require.resolve('@opentelemetry/api'); } catch { api = false; }
+  consumer.start(() => {}).then(
+    () => console.log('started?'),
+    (error) => console.log(JSON.stringify({ api, rejected: error.code, telemetry: lines.filter((l) => l.includes('telemetry')) })),
+  );
+`;
+const esmStart = `import * as m from 'civitas-outreach';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${startScript}`;
+const cjsStart = `const m = require('civitas-outreach');\n${startScript}`;
+
+describe('the optional peer @opentelemetry/api', () => {
+  it('not installed: a consumer starts with telemetry off, from ESM and CommonJS', () => {
+    writeFileSync(join(project, 'start.mjs'), esmStart);
+    writeFileSync(join(project, 'start.cjs'), cjsStart);
+    const expected = { api: false, rejected: 'CONNECTION_FAILED', telemetry: ['telemetry off: @opentelemetry/api is not installed'] };
+    expect(JSON.parse(run('node', ['start.mjs'], project))).toEqual(expected);
+    expect(JSON.parse(run('node', ['start.cjs'], project))).toEqual(expected);
+  });
+
+  it('installed: telemetry on, from ESM and CommonJS', () => {
+    const { devDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', `@opentelemetry/api@${devDependencies['@opentelemetry/api']!}`], project);
+    const expected = { api: true, rejected: 'CONNECTION_FAILED', telemetry: ['telemetry on'] };
+    expect(JSON.parse(run('node', ['start.mjs'], project))).toEqual(expected);
+    expect(JSON.parse(run('node', ['start.cjs'], project))).toEqual(expected);
   });
 });

@@ -1,5 +1,6 @@
 // The examples are what users copy: they must run and print what they promise.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -17,4 +18,25 @@ describe('examples/decode-and-index.ts', () => {
     expect(out).toContain('wrong-shape: message is not an outreach: students[0].emailAddress: expected string, got number');
     expect(out).not.toContain('scarlett.jones');
   }, 30_000);
+});
+
+describe('examples/drain-to-postgres.ts (npm start) without a database', () => {
+  it('says which PG* variables to set, before it starts a broker, with no stack trace', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(port) };
+    delete env.CIVITAS_URL;
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(join(root, 'node_modules', '.bin', 'tsx'), ['examples/drain-to-postgres.ts'], { cwd: root, env, timeout: 60_000 }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+      );
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(''); // in particular no "starting an embedded ActiveMQ broker"
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^No PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database test, user postgres\\): .*ECONNREFUSED.*\\. Set PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD`));
+  }, 60_000);
 });
