@@ -14,8 +14,15 @@
 import { randomUUID } from 'node:crypto';
 import rhea, { type Connection } from 'rhea';
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
-import { OutreachConsumer } from '../src/index.js';
+// The consumer as users run it: the built package (tsx's transform of src/ adds a naming call to
+// every closure it creates, which the build does not).
+// Typed from src/, loaded from dist/ (`npm run bench:consume` builds first).
 import { makeOutreachMessages } from '../src/testing/index.js';
+import type * as Api from '../src/index.js';
+
+const built = '../dist/index.js';
+const { OutreachConsumer } = (await import(built)) as typeof Api;
+type OutreachConsumer = InstanceType<typeof OutreachConsumer>;
 import { sendBodies } from '../examples/seed-dev-queue.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);

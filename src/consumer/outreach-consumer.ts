@@ -461,10 +461,13 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     } else {
       this.#table.counts[requested as Exclude<SettleOutcome, 'lost'>]++;
       const logger = this.#settings.logger;
-      const fields = (): object => ({ messageId: delivery.messageId, deliveryCount: delivery.deliveryCount, outcome: requested });
-      if (requested === 'retried' || requested === 'rejected') logger.warn(fields(), 'delivery not accepted');
-      // One line per message: built only for a logger of yours.
-      else if (logger !== silentLogger) logger.debug(fields(), 'settled');
+      const warn = requested === 'retried' || requested === 'rejected';
+      // One line per message: its fields built only for a logger of yours.
+      if (warn || logger !== silentLogger) {
+        const fields = { messageId: delivery.messageId, deliveryCount: delivery.deliveryCount, outcome: requested };
+        if (warn) logger.warn(fields, 'delivery not accepted');
+        else logger.debug(fields, 'settled');
+      }
     }
     this.#fire('settled', delivery, sent ? requested : 'lost');
     this.#telemetry.settled(delivery, sent ? requested : 'lost'); // telemetry hook
