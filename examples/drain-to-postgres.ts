@@ -1,6 +1,6 @@
-// The main job: drain the outreach queue into PostgreSQL, in batches, losing nothing.
+// A sink job: drain the outreach queue into PostgreSQL, in batches, losing nothing.
 //
-//   npm start
+//   npm run example:postgres
 //
 // With no settings it runs on an embedded default: it starts a local ActiveMQ broker (AMQP over
 // TLS with a password, as Amazon MQ runs it), fills a development queue with sample outreach, as

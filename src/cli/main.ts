@@ -4,6 +4,8 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type CliCommand, type CliContext } from './command.js';
 import { check } from './commands/check.js';
+import { demo } from './commands/demo.js';
+import { devQueue } from './commands/dev-queue.js';
 import { peek } from './commands/peek.js';
 import { pull } from './commands/pull.js';
 import { EXIT } from './exit-codes.js';
@@ -11,7 +13,7 @@ import { reportFailure } from './report.js';
 import { refusePasswordFlag } from './settings.js';
 
 /** Every command: adding one is its own file and one line here. */
-const COMMANDS: readonly CliCommand[] = [pull, peek, check];
+const COMMANDS: readonly CliCommand[] = [demo, devQueue, pull, peek, check];
 
 const PROGRAM = 'civitas-outreach';
 

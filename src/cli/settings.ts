@@ -16,6 +16,16 @@ export interface ConnectionSettings {
   readonly queue: string;
   /** The PEM of `CIVITAS_CA`, if set. */
   readonly ca: string | undefined;
+  /**
+   * Plain `amqp://` to this machine (the dev queue, `civitas-outreach dev-queue`): the password
+   * never leaves it. Anywhere else the URL must be TLS.
+   */
+  readonly allowInsecure: boolean;
+}
+
+/** Whether `host` is this machine: a plain-text password to it crosses no network. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** The flags every connecting command takes (no `--password`: see {@link resolveConnection}). */
@@ -64,13 +74,14 @@ export async function resolveConnection(values: ParsedValues, context: CliContex
   const url = setting(values, context, 'url', 'CIVITAS_URL', 'the broker URL (amqp+ssl://…:5671)');
   const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '');
   let endpoints: BrokerEndpoint[];
+  let allowInsecure = false;
   try {
     endpoints = parseEndpoints(urls.length === 1 ? urls[0]! : urls, false);
   } catch (error) {
-    if (!isOutreachError(error)) throw error;
-    // The library names its option (`url:`, `url[1]:`); here the setting is CIVITAS_URL.
-    const reason = error.message.replace(/^url(\[\d+\])?: /, '').replace(/ or set allowInsecure: true for a local broker$/, '');
-    throw new UsageError(`CIVITAS_URL ${JSON.stringify(url)}: ${reason}`);
+    const local = isOutreachError(error) && error.code === 'INSECURE_URL' ? loopbackOnly(urls) : undefined;
+    if (local === undefined) throw asUsageError(error, url);
+    endpoints = local;
+    allowInsecure = true;
   }
   const username = setting(values, context, 'username', 'CIVITAS_USERNAME', 'the username');
   const queue = setting(values, context, 'queue', 'CIVITAS_QUEUE', 'the queue name');
@@ -87,7 +98,24 @@ export async function resolveConnection(values: ParsedValues, context: CliContex
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`CIVITAS_CA=${caPath.trim()} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   const password = await passwordFor(username, endpoints[0]!, context);
-  return { urls, endpoints, username, password, queue, ca };
+  return { urls, endpoints, username, password, queue, ca, allowInsecure };
+}
+
+/** The endpoints of plain `amqp://` URLs when every one of them is this machine; else `undefined`. */
+function loopbackOnly(urls: readonly string[]): BrokerEndpoint[] | undefined {
+  try {
+    const endpoints = parseEndpoints(urls.length === 1 ? urls[0]! : urls, true);
+    return endpoints.every((e) => e.tls || isLoopback(e.host)) ? endpoints : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function asUsageError(error: unknown, url: string): unknown {
+  if (!isOutreachError(error)) return error;
+  // The library names its option (`url:`, `url[1]:`); here the setting is CIVITAS_URL.
+  const reason = error.message.replace(/^url(\[\d+\])?: /, '').replace(/ or set allowInsecure: true for a local broker$/, '');
+  return new UsageError(`CIVITAS_URL ${JSON.stringify(url)}: ${reason}${error.code === 'INSECURE_URL' ? ' (plain amqp:// is taken only for this machine: 127.0.0.1, localhost)' : ''}`);
 }
 
 async function passwordFor(username: string, endpoint: BrokerEndpoint, context: CliContext): Promise<string> {

@@ -72,7 +72,8 @@ describe('settings', () => {
   it('bad URLs, missing settings and a --password flag: exit 2 with what to set', async () => {
     const cases: [Record<string, string | undefined>, string[], RegExp][] = [
       [{ CIVITAS_URL: 'http://127.0.0.1:5671' }, [], /CIVITAS_URL "http:\/\/127\.0\.0\.1:5671": scheme http: is not AMQP/],
-      [{ CIVITAS_URL: 'amqp://127.0.0.1:5672' }, [], /sends the password in clear text; use amqp\+ssl:\/\//],
+      [{ CIVITAS_URL: 'amqp://10.1.2.3:5672' }, [], /sends the password in clear text; use amqp\+ssl:\/\/.*\(plain amqp:\/\/ is taken only for this machine/],
+      [{ CIVITAS_URL: 'amqp://127.0.0.1:5672,amqp://broker.example.edu:5672' }, [], /sends the password in clear text/],
       [{ CIVITAS_URL: 'amqps://user:pw@127.0.0.1:5671' }, [], /remove the credentials from the URL/],
       [{ CIVITAS_URL: 'not a url' }, [], /CIVITAS_URL "not a url": not a URL/],
       [{ CIVITAS_URL: undefined }, [], /missing the broker URL .*: set CIVITAS_URL or pass --url/],
@@ -115,15 +116,16 @@ describe('settings', () => {
     const env = cliEnv(broker, 'q');
     const main = await runCli(['--help'], env);
     expect(main.code).toBe(0);
-    for (const name of ['pull', 'peek', 'check']) {
+    for (const name of ['demo', 'dev-queue', 'pull', 'peek', 'check']) {
       expect(main.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
       const help = await runCli([name, '--help'], env);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: civitas-outreach ${name}`));
-      expect(help.stdout).toContain('CIVITAS_PASSWORD');
+      // Every command that takes a password says where it comes from (demo takes none).
+      if (name !== 'demo') expect(help.stdout).toContain('CIVITAS_PASSWORD');
     }
     const unknown = await runCli(['bogus'], env);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('unknown command "bogus"; commands: pull, peek, check');
+    expect(unknown.stderr).toContain('unknown command "bogus"; commands: demo, dev-queue, pull, peek, check');
   });
 });

@@ -26,7 +26,7 @@ describe('examples on the embedded default', () => {
     expect(out).toMatch(/closed \{[\s\S]*accepted: 50/);
   });
 
-  it('drain-to-postgres.ts (npm start) stores every sample in PostgreSQL', async () => {
+  it('drain-to-postgres.ts (npm run example:postgres) stores every sample in PostgreSQL', async () => {
     const out = await run('examples/drain-to-postgres.ts');
     expect(out).toContain('stored 500 this run; in PostgreSQL (schema civitas_dev): 500 outreach');
     expect(out).toMatch(/accepted: 500/);

@@ -1,11 +1,11 @@
 // The first run of someone who clones the repository and packs it: `npm pack` builds by itself
 // (prepack), the tarball holds dist/ with the command line, and `npx civitas-outreach --help`
-// works where the tarball is installed. It clones the committed HEAD (uncommitted changes are not
+// works where the tarball is installed; and `npm start` (the demo) runs on the clone with Node alone. It clones the committed HEAD (uncommitted changes are not
 // in it), installs from the lock file with npm's cache, and is bounded by the pack project's timeout.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -60,5 +60,20 @@ describe('a fresh clone, packed and installed', () => {
     const check = spawnSync('npx', ['--no-install', 'civitas-outreach', 'check'], { cwd: project, encoding: 'utf8', env });
     expect(check.status).toBe(2);
     expect(check.stderr).toContain('missing the broker URL (amqp+ssl://…:5671): set CIVITAS_URL or pass --url');
+  });
+
+  it('npm start shows decoded outreach with Node alone (no java, mvn or psql on PATH)', () => {
+    // A PATH of node, npm and sh only: java, mvn and psql live in /usr/bin, which is left out.
+    const bin = join(work, 'node-only-bin');
+    mkdirSync(bin);
+    const npmCli = join(dirname(process.execPath), 'npm');
+    for (const [name, target] of [['node', process.execPath], ['npm', npmCli], ['sh', '/bin/sh']] as const) symlinkSync(target, join(bin, name));
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin };
+    for (const key of Object.keys(env)) if (key.startsWith('CIVITAS_') || key.startsWith('PG') || key === 'JAVA_HOME') delete env[key];
+    expect(spawnSync('sh', ['-c', 'command -v java mvn psql'], { env, encoding: 'utf8' }).stdout).toBe('');
+    const start = spawnSync('npm', ['start'], { cwd: clone, env, encoding: 'utf8', timeout: 120_000 });
+    expect(start.status, start.stderr).toBe(0);
+    expect(start.stdout).toMatch(/^1\. Illume Students · Campaign · .* · outreach 5751e799-1725-45c7-a2bd-1b40b43bd8aa$/m);
+    expect(start.stdout).toContain('8 outreach decoded and accepted (8 settled as accepted); 0 left on the queue.');
   });
 });

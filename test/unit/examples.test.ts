@@ -20,7 +20,7 @@ describe('examples/decode-and-index.ts', () => {
   }, 30_000);
 });
 
-describe('examples/drain-to-postgres.ts (npm start) without a database', () => {
+describe('examples/drain-to-postgres.ts (npm run example:postgres) without a database', () => {
   it('says which PG* variables to set, before it starts a broker, with no stack trace', async () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
