@@ -24,6 +24,7 @@ const built = '../dist/index.js';
 const { OutreachConsumer } = (await import(built)) as typeof Api;
 type OutreachConsumer = InstanceType<typeof OutreachConsumer>;
 import { sendBodies } from '../examples/seed-dev-queue.js';
+import { timedDrain } from './support.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -85,24 +86,7 @@ function consumerFor(broker: BrokerHandle, queue: string, prefetchSize = prefetc
   return new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch: prefetchSize, telemetry: false });
 }
 
-const eventApi: Runner = async (broker, queue) => {
-  const consumer = consumerFor(broker, queue);
-  let got = 0;
-  let finish!: () => void;
-  const all = new Promise<void>((r) => (finish = r));
-  const started = performance.now();
-  await consumer.start(
-    async () => {
-      if (++got === messages) finish();
-    },
-    { concurrency: 8 },
-  );
-  await all;
-  const ms = performance.now() - started;
-  const report = await consumer.close();
-  if (report.accepted !== messages) throw new Error(`accepted ${report.accepted} of ${messages}`);
-  return ms;
-};
+const eventApi: Runner = (broker, queue) => timedDrain(consumerFor(broker, queue), messages);
 
 const iterator: Runner = async (broker, queue) => {
   const consumer = consumerFor(broker, queue);

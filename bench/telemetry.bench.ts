@@ -31,6 +31,7 @@ import { loadInstrumentation } from '../src/telemetry/load.js';
 import { silentLogger } from '../src/consumer/logger.js';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { sendBodies } from '../examples/seed-dev-queue.js';
+import { timedDrain } from './support.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -106,20 +107,7 @@ async function drain(broker: BrokerHandle, queue: string, mode: Mode, count = me
       prefetch,
       ...(telemetry !== undefined && { telemetry }),
     });
-    let got = 0;
-    let finish!: () => void;
-    const all = new Promise<void>((r) => (finish = r));
-    const started = performance.now();
-    await consumer.start(
-      async () => {
-        if (++got === count) finish();
-      },
-      { concurrency: 8 },
-    );
-    await all;
-    const ms = performance.now() - started;
-    const report = await consumer.close();
-    if (report.accepted !== count) throw new Error(`accepted ${report.accepted} of ${count}`);
+    const ms = await timedDrain(consumer, count);
     if (count === messages) await check();
     return ms;
   } finally {
