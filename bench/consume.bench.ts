@@ -24,7 +24,7 @@ const built = '../dist/index.js';
 const { OutreachConsumer } = (await import(built)) as typeof Api;
 type OutreachConsumer = InstanceType<typeof OutreachConsumer>;
 import { sendBodies } from '../examples/seed-dev-queue.js';
-import { timedDrain } from './support.js';
+import { record, spread, timedDrain } from './support.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -204,6 +204,10 @@ try {
       console.log(`warm-up round (not counted): ${runners.map(([name]) => `${name} ${Math.round((messages / figures.get(name)!.ms) * 1000)} msg/s`).join(' | ')}`);
       continue;
     }
+    for (const [name] of runners) {
+      const f = figures.get(name)!;
+      record('consume', name, { round: round + 1, msgPerSec: (messages / f.ms) * 1000, heapMB: f.heapMB, rssMB: f.rssMB });
+    }
     const line = runners
       .map(([name]) => {
         const f = figures.get(name)!;
@@ -223,22 +227,34 @@ try {
   console.log(`  event API vs rhea async accept: ${stats(ratios.eventVsB)}`);
   console.log(`  iterator vs rhea accept-only: ${stats(ratios.iterVsA)}`);
   console.log(`  iterator vs rhea async accept: ${stats(ratios.iterVsB)}`);
+  record('consume', 'ratio event API / rhea accept-only', { ...spread(ratios.eventVsA), goal: 0.95, messages, rounds, prefetch });
+  record('consume', 'ratio event API / rhea async accept', spread(ratios.eventVsB));
+  record('consume', 'ratio iterator / rhea accept-only', spread(ratios.iterVsA));
+  record('consume', 'ratio iterator / rhea async accept', spread(ratios.iterVsB));
 
   const l = await latency(broker);
+  record('consume', 'latency', { rate, seconds: latencySeconds, ...l, goalP99Ms: 10 });
   console.log(`publish to handler at ${rate} msg/s for ${latencySeconds} s (${l.count} messages): p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms (goal: p99 < 10 ms)`);
 
-  const backlog = 5000;
-  await sendBodies(broker, 'bench.mem.a', bodies.slice(0, backlog), { durable: false });
-  await sendBodies(broker, 'bench.mem.b', bodies.slice(0, backlog), { durable: false });
+  // Memory with everything held that may be: by prefetch, not by the backlog behind it.
+  const backlogs = (process.env.BENCH_BACKLOGS ?? '10000,100000').split(',').map(Number);
+  for (const [i, backlog] of backlogs.entries()) {
+    for (let sent = 0; sent < backlog; sent += bodies.length) {
+      await sendBodies(broker, `bench.mem.${i}`, bodies.slice(0, Math.min(bodies.length, backlog - sent)), { durable: false });
+    }
+  }
   await new Promise((r) => setTimeout(r, 2000)); // let the producer's connection and buffers go
-  const small = await heldHeap(broker, 'bench.mem.a', 10);
-  const large = await heldHeap(broker, 'bench.mem.b', 1000);
-  const perMessage = large / 1000;
-  console.log(
-    `heap held over a ${backlog}-message backlog with a stuck handler: prefetch 10 -> ${(small / 1e6).toFixed(1)} MB, ` +
-      `prefetch 1000 -> ${(large / 1e6).toFixed(1)} MB (~${(perMessage / 1e3).toFixed(1)} KB per held message; ` +
-      `holding the whole backlog would take ~${((perMessage * backlog) / 1e6).toFixed(0)} MB): bounded by prefetch, not by the backlog`,
-  );
+  for (const [i, backlog] of backlogs.entries()) {
+    const rss = process.memoryUsage().rss;
+    const held = await heldHeap(broker, `bench.mem.${i}`, 1000);
+    const heldRss = process.memoryUsage().rss;
+    record('consume', 'memory held', { backlog, prefetch: 1000, heapMB: held / 1e6, rssMB: heldRss / 1e6, rssBeforeMB: rss / 1e6 });
+    console.log(
+      `heap held with a stuck handler over a ${backlog}-message backlog at prefetch 1000: ${(held / 1e6).toFixed(1)} MB ` +
+        `(~${(held / 1000 / 1e3).toFixed(1)} KB per held message; rss ${(heldRss / 1e6).toFixed(0)} MB)`,
+    );
+  }
+  console.log('memory is bounded by prefetch, not by the backlog: the same at each backlog size');
 } finally {
   await broker.stop();
 }

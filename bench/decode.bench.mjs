@@ -7,7 +7,7 @@
 // also prints the peak memory of one call, measured in a fresh child process per call (peak RSS
 // over the process with the body already in memory), for JSON.parse alone and for decodeOutreach.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,11 @@ if (process.argv[2] === '--peak') {
 const messages = Number(process.env.BENCH_MESSAGES ?? 2000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 15);
 const students = process.env.BENCH_STUDENTS === undefined ? {} : { students: Number(process.env.BENCH_STUDENTS) };
+
+/** One figure for `npm run bench` (docs/benchmarks.md), when BENCH_JSON names a file. */
+function record(name, figure) {
+  if (process.env.BENCH_JSON) appendFileSync(process.env.BENCH_JSON, `${JSON.stringify({ bench: 'decode', name, ...figure })}\n`);
+}
 
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 
@@ -67,6 +72,15 @@ function measure(label, bodies, { wrong = false, roundsOf = rounds } = {}) {
   const speed = bodies.length === 1
     ? `JSON.parse ${best.base.toFixed(1)} ms | decodeOutreach ${best.dec.toFixed(1)} ms`
     : `JSON.parse ${Math.round((bodies.length / best.base) * 1000)} msg/s | decodeOutreach ${Math.round((bodies.length / best.dec) * 1000)} msg/s`;
+  record(label, {
+    bodies: bodies.length,
+    meanBytes: Math.round(bytes),
+    parseMsPerBody: best.base / bodies.length,
+    decodeMsPerBody: best.dec / bodies.length,
+    median,
+    min: ratios[0],
+    max: ratios.at(-1),
+  });
   console.log(
     `${label}: ${size} | ${speed} | ratio decode/parse median ${median.toFixed(2)}x ` +
       `(min ${ratios[0].toFixed(2)}x, max ${ratios.at(-1).toFixed(2)}x)${sink < 0 ? '' : ''}`,
@@ -98,8 +112,8 @@ const varied = [...makeOutreachMessages(messages, { seed: 1, ...students })].map
 const big = [...makeOutreachMessages(Math.max(20, messages / 50), { seed: 9, students: 200 })].map((m) => JSON.stringify(m));
 const m1 = measure('varied outreach (1-5 students)', varied);
 const m2 = measure('campaign outreach (200 students)', big);
-const goal = 2;
-console.log(`goal: decode costs at most ${goal}x JSON.parse -> ${Math.max(m1, m2) <= goal ? 'met' : 'NOT met'}`);
+const goal = 1.5;
+console.log(`goal: decode costs at most ${goal}x JSON.parse on varied outreach -> ${m1 <= goal ? 'met' : 'NOT met'} (campaigns: ${m2.toFixed(2)}x)`);
 
 // ---- wrong shapes: the worst cases ---------------------------------------------------------------
 const HEAD = '"outreachId":"x","createdAt":"2018-06-11T19:35:15.366848","outreachSource":"a","outreachMedium":"b"';
@@ -127,6 +141,7 @@ for (const [label, body] of worst) {
   worstRatios.push(measure(`wrong shape, ${label}`, [body], { wrong: true, roundsOf: Math.min(rounds, 9) }));
   const { parse, decode } = peaks(body);
   console.log(`  peak memory of one call over the body: JSON.parse ${mb(parse)} | decodeOutreach ${mb(decode)} | extra ${mb(decode - parse)}`);
+  record(`peak memory, wrong shape, ${label}`, { parseMB: parse / 2 ** 20, decodeMB: decode / 2 ** 20 });
 }
 const worstGoal = 3;
 console.log(`goal: a wrong shape costs at most ${worstGoal}x JSON.parse -> ${Math.max(...worstRatios) <= worstGoal ? 'met' : 'NOT met'}`);

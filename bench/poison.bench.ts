@@ -8,6 +8,7 @@ import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
 import { OutreachConsumer } from '../src/index.js';
 import { makeOutreachMessages } from '../src/testing/index.js';
 import { sendBodies } from '../examples/seed-dev-queue.js';
+import { record, spread } from './support.js';
 
 const good = Number(process.env.BENCH_GOOD ?? 800);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -99,6 +100,7 @@ try {
         `invalid seen ${withPoison.invalid}, dead-lettered by the end ${withPoison.deadLettered}, outages ${withPoison.outages}`,
     );
   }
+  record('poison', 'ratio good-message throughput with poison / without', { ...spread(ratios), goal: 0.8, good, rounds });
   ratios.sort((x, y) => x - y);
   console.log(
     `median good-message throughput with poison / without: ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)} ` +

@@ -1,4 +1,5 @@
 // What the consumer benchmarks share.
+import { appendFileSync } from 'node:fs';
 import type { OutreachConsumer } from '../src/index.js';
 
 /**
@@ -22,4 +23,26 @@ export async function timedDrain<A>(consumer: Pick<OutreachConsumer<A>, 'start' 
   const report = await consumer.close();
   if (report.accepted !== count) throw new Error(`accepted ${report.accepted} of ${count}`);
   return ms;
+}
+
+/** Median, min and max of a list of numbers. */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export function spread(xs: readonly number[]): Spread {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s.at(-1)! };
+}
+
+/**
+ * Adds one figure to the file named by `BENCH_JSON` (a JSON object per line), for `npm run bench`
+ * to gather into docs/benchmarks.md; does nothing when it is not set.
+ */
+export function record(bench: string, name: string, figure: object): void {
+  const file = process.env.BENCH_JSON;
+  if (file === undefined || file === '') return;
+  appendFileSync(file, `${JSON.stringify({ bench, name, ...figure })}\n`);
 }

@@ -31,7 +31,7 @@ import { loadInstrumentation } from '../src/telemetry/load.js';
 import { silentLogger } from '../src/consumer/logger.js';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { sendBodies } from '../examples/seed-dev-queue.js';
-import { timedDrain } from './support.js';
+import { record, spread, timedDrain } from './support.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -205,6 +205,7 @@ function hooksFor(mode: string): { hooks: TelemetryHooks | undefined; done(): vo
   console.log(`the hooks alone, ${n} deliveries x ${rounds} rounds; ns per delivery above a loop that only calls the handler:`);
   for (const mode of hookModes.slice(1)) {
     const extra = perDelivery.get(mode)!.map((ns, i) => ns - base[i]!);
+    record('telemetry', `hooks alone, ns per delivery: ${mode}`, spread(extra));
     console.log(`  ${mode}: ${stats(extra).replace(/(\d+\.\d+)/g, (x) => Number(x).toFixed(0))} ns`);
   }
 }
@@ -235,7 +236,10 @@ try {
     console.log(`round ${round + 1}: ${modes.map((m) => `${m.name} ${Math.round((messages / ms.get(m.name)!) * 1000)} msg/s`).join(' | ')}`);
   }
   console.log(`${messages} messages, prefetch ${prefetch}, concurrency 8, ${rounds} rounds; throughput ratio against off (1 = no cost):`);
-  for (const [name, list] of ratios) console.log(`  ${name}: ${stats(list)}`);
+  for (const [name, list] of ratios) {
+    record('telemetry', `throughput ratio ${name} / off`, spread(list));
+    console.log(`  ${name}: ${stats(list)}`);
+  }
 } finally {
   await broker.stop();
 }

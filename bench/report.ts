@@ -1,0 +1,158 @@
+// `npm run bench [-- --quick] [-- --out FILE]`: runs the decode, throughput and latency, memory,
+// poison and telemetry benchmarks one after another (each prints as it goes), gathers the figures
+// they record (BENCH_JSON), and writes docs/benchmarks.md: the machine, the versions, each figure
+// with its baseline from the same run and the ratio. `--quick` runs small sizes (for CI: it shows
+// the report is produced; its figures are too short to quote).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = join(import.meta.dirname, '..');
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
+const quick = values.quick === true;
+const out = values.out ?? join(root, 'docs', 'benchmarks.md');
+
+interface Step {
+  readonly name: string;
+  readonly args: string[];
+  readonly env: Record<string, string>;
+}
+
+const node = ['--expose-gc'];
+const tsx = ['--expose-gc', '--import', 'tsx'];
+const steps: Step[] = [
+  { name: 'decode', args: [...node, 'bench/decode.bench.mjs'], env: quick ? { BENCH_MESSAGES: '300', BENCH_ROUNDS: '3' } : {} },
+  {
+    name: 'consume',
+    args: [...tsx, 'bench/consume.bench.ts'],
+    env: quick ? { BENCH_MESSAGES: '2000', BENCH_ROUNDS: '2', BENCH_WARMUP_ROUNDS: '1', BENCH_LATENCY_SECONDS: '2', BENCH_BACKLOGS: '1000,10000' } : {},
+  },
+  { name: 'poison', args: [...tsx, 'bench/poison.bench.ts'], env: quick ? { BENCH_GOOD: '200', BENCH_ROUNDS: '1' } : {} },
+  { name: 'telemetry', args: [...tsx, 'bench/telemetry.bench.ts'], env: quick ? { BENCH_MESSAGES: '1000', BENCH_ROUNDS: '2' } : {} },
+];
+
+interface Figure {
+  readonly bench: string;
+  readonly name: string;
+  readonly [key: string]: unknown;
+}
+
+const dir = mkdtempSync(join(os.tmpdir(), 'bench-report-'));
+const json = join(dir, 'figures.jsonl');
+writeFileSync(json, '');
+const loadBefore = os.loadavg();
+const started = new Date();
+try {
+  const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error('npm run build failed');
+  for (const step of steps) {
+    console.log(`\n== ${step.name} ==`);
+    const run = spawnSync(process.execPath, step.args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...step.env, BENCH_JSON: json } });
+    if (run.status !== 0) throw new Error(`the ${step.name} benchmark failed (exit ${run.status ?? run.signal})`);
+  }
+  const figures = readFileSync(json, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Figure);
+  writeFileSync(out, render(figures, quick, started, loadBefore, os.loadavg()));
+  console.log(`\nwrote ${out} (${figures.length} figures)`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function render(figures: readonly Figure[], isQuick: boolean, at: Date, before: number[], after: number[]): string {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const version = (name: string): string => (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  let activemq = 'unknown';
+  try {
+    activemq = (JSON.parse(readFileSync(join(root, '.cache', 'activemq', 'resolved-version.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    // not fetched here
+  }
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim() || 'unknown';
+  const cpus = os.cpus();
+  const of = (bench: string): Figure[] => figures.filter((f) => f.bench === bench);
+  const n = (x: unknown, digits = 2): string => (typeof x === 'number' ? x.toFixed(digits) : String(x));
+  const ratioRow = (f: Figure): string => `| ${f.name} | ${n(f['median'])} | ${n(f['min'])} | ${n(f['max'])} | ${f['goal'] === undefined ? '' : `>= ${String(f['goal'])}`} |`;
+  const lines: string[] = [
+    '# Benchmarks',
+    '',
+    isQuick
+      ? '**Quick run** (`npm run bench -- --quick`): sizes too small to quote; it shows the report is produced.'
+      : 'Written by `npm run bench`. Every figure is a ratio against a baseline measured in the same run, rounds interleaved, because the machine is shared and noisy: read the spread (min, max) next to each median.',
+    '',
+    '## The machine',
+    '',
+    `- ${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
+    `- load average (1 min) ${n(before[0])} at the start, ${n(after[0])} at the end (other jobs share the machine)`,
+    `- Node.js ${process.version}, ActiveMQ Classic ${activemq} on loopback (AMQP over TLS with a password), rhea ${version('rhea')}`,
+    `- civitas-outreach ${pkg.version} at ${commit}, ${at.toISOString()}`,
+    '',
+    '## Decoding (`bench:decode`): decodeOutreach against JSON.parse alone, same bodies',
+    '',
+    '| bodies | mean size | JSON.parse µs/body | decodeOutreach µs/body | ratio median | min | max |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...of('decode')
+      .filter((f) => f['median'] !== undefined)
+      .map((f) => `| ${f.name} | ${String(f['meanBytes'])} B | ${n(Number(f['parseMsPerBody']) * 1000, 1)} | ${n(Number(f['decodeMsPerBody']) * 1000, 1)} | ${n(f['median'])}x | ${n(f['min'])}x | ${n(f['max'])}x |`),
+    '',
+    'Goal: at most 1.5x on varied outreach; a wrong shape at most 3x. Peak memory of one call over the worst bodies (each in a fresh process):',
+    '',
+    '| body | JSON.parse | decodeOutreach |',
+    '| --- | --- | --- |',
+    ...of('decode')
+      .filter((f) => f['parseMB'] !== undefined)
+      .map((f) => `| ${f.name.replace('peak memory, ', '')} | ${n(f['parseMB'], 1)} MB | ${n(f['decodeMB'], 1)} MB |`),
+    '',
+    '## Throughput (`bench:consume`): the consumer against bare rhea receivers, same broker, same bodies',
+    '',
+    'Baselines: a rhea receiver that only accepts (autoaccept), and one that accepts after an awaited callback. Ours: decode, validation, at-least-once settlement after the handler, prefetch kept; telemetry off.',
+    '',
+    '| ratio (ours / baseline) | median | min | max | goal |',
+    '| --- | --- | --- | --- | --- |',
+    ...of('consume')
+      .filter((f) => f.name.startsWith('ratio'))
+      .map((f) => ratioRow({ ...f, name: f.name.replace('ratio ', '') })),
+    '',
+    '| round | runner | msg/s | heap | RSS |',
+    '| --- | --- | --- | --- | --- |',
+    ...of('consume')
+      .filter((f) => f['round'] !== undefined)
+      .map((f) => `| ${String(f['round'])} | ${f.name} | ${n(f['msgPerSec'], 0)} | ${n(f['heapMB'], 0)} MB | ${n(f['rssMB'], 0)} MB |`),
+    '',
+    '## Latency: from publish to handler at a steady rate',
+    '',
+    ...of('consume')
+      .filter((f) => f.name === 'latency')
+      .map((f) => `${String(f['count'])} messages at ${String(f['rate'])} msg/s: p50 ${n(f['p50'])} ms, p99 ${n(f['p99'])} ms, max ${n(f['max'], 1)} ms (goal: p99 < ${String(f['goalP99Ms'])} ms).`),
+    '',
+    '## Memory: bounded by prefetch, not by the backlog',
+    '',
+    'A handler that never finishes, so the consumer holds all it may (prefetch 1000); heap growth after full collections:',
+    '',
+    '| backlog on the queue | heap held | RSS |',
+    '| --- | --- | --- |',
+    ...of('consume')
+      .filter((f) => f.name === 'memory held')
+      .map((f) => `| ${String(f['backlog'])} | ${n(f['heapMB'], 1)} MB | ${n(f['rssMB'], 0)} MB |`),
+    '',
+    '## Poison (`bench:poison`) and telemetry (`bench:telemetry`)',
+    '',
+    '| ratio | median | min | max | goal |',
+    '| --- | --- | --- | --- | --- |',
+    ...of('poison').map(ratioRow),
+    ...of('telemetry')
+      .filter((f) => f.name.startsWith('throughput'))
+      .map(ratioRow),
+    '',
+    '| telemetry hooks alone, ns per delivery | median | min | max |',
+    '| --- | --- | --- | --- |',
+    ...of('telemetry')
+      .filter((f) => f.name.startsWith('hooks'))
+      .map((f) => `| ${f.name.replace('hooks alone, ns per delivery: ', '')} | ${n(f['median'], 0)} | ${n(f['min'], 0)} | ${n(f['max'], 0)} |`),
+    '',
+  ];
+  return `${lines.join('\n')}\n`;
+}
