@@ -1,4 +1,5 @@
 import type { Delivery as RheaDelivery } from 'rhea';
+import { flushDispositionsBefore, sessionOf } from './rhea-internals.js';
 
 /**
  * @internal Acceptances, written in runs. ActiveMQ sends each transfer on its own, so a receiver
@@ -28,7 +29,18 @@ export function acceptSoon(delivery: RheaDelivery): void {
 export function flushAcceptances(): void {
   scheduled = false;
   if (waiting.length === 0) return;
-  for (const delivery of waiting.splice(0)) delivery.accept();
+  let session: unknown;
+  for (const delivery of waiting.splice(0)) {
+    // Another outcome rhea has not written yet (a release or rejection decided since these
+    // acceptances were) goes out first: rhea would give an adjacent acceptance its outcome in the
+    // same frame (see flushDispositionsBefore). Checked once per session: the rest are acceptances.
+    const own = sessionOf(delivery);
+    if (own !== session) {
+      session = own;
+      flushDispositionsBefore(delivery, true);
+    }
+    delivery.accept();
+  }
 }
 
 /** How many acceptances wait (for tests). */

@@ -80,11 +80,16 @@ interface RheaIncoming {
  * Runs of acceptances (the common case) stay batched.
  */
 export function flushDispositionsBefore(delivery: RheaDelivery, accepting: boolean): void {
-  const session = (delivery as unknown as { link?: { session?: { incoming?: RheaIncoming } } }).link?.session;
+  const session = sessionOf(delivery);
   const incoming = session?.incoming;
   if (incoming === undefined || incoming.updated.length === 0) return;
   if (accepting && incoming.updated.every((d) => d.state?.descriptor?.value === ACCEPTED_DESCRIPTOR)) return;
   incoming.process(session);
+}
+
+/** @internal The rhea session that carries `delivery` (`undefined` if rhea changed its shape). */
+export function sessionOf(delivery: RheaDelivery): { incoming?: RheaIncoming } | undefined {
+  return (delivery as unknown as { link?: { session?: { incoming?: RheaIncoming } } }).link?.session;
 }
 
 /** The AMQP descriptor code of the `accepted` outcome. */

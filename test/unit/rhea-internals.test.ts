@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import rhea, { type Connection, type EventContext, type Receiver } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptSoon, flushAcceptances, waitingAcceptances } from '../../src/connection/acceptances.js';
 import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, RHEA_TIMER_KEYS, remoteAttachSource, socketOf } from '../../src/connection/rhea-internals.js';
 
 let port = 0;
@@ -59,8 +60,20 @@ function open(address: string): Promise<{ connection: Connection; receiver: Rece
   return new Promise((resolve) => receiver.once('receiver_open', () => resolve({ connection, receiver })));
 }
 
+type RheaDelivery = NonNullable<EventContext['delivery']>;
+
 /** Receives the peer's two messages and settles the first accepted, the second released, in one tick. */
-async function settleTwoDifferently(address: string, flush: boolean): Promise<string[]> {
+function settleTwoDifferently(address: string, flush: boolean): Promise<string[]> {
+  return settleTwo(address, (first, second) => {
+    if (flush) flushDispositionsBefore(first, true);
+    first.accept();
+    if (flush) flushDispositionsBefore(second, false);
+    second.release();
+  });
+}
+
+/** Receives the peer's two messages, settles both with `settle` in one tick, and returns what the peer saw for each. */
+async function settleTwo(address: string, settle: (first: RheaDelivery, second: RheaDelivery) => void): Promise<string[]> {
   const client = rhea.create_container({ id: `client-${address}` });
   const connection = client.connect({ host: '127.0.0.1', port, reconnect: false });
   const receiver = connection.open_receiver({ source: { address }, credit_window: 0, autoaccept: false });
@@ -69,11 +82,8 @@ async function settleTwoDifferently(address: string, flush: boolean): Promise<st
   receiver.on('message', (ctx: EventContext) => {
     deliveries.push(ctx.delivery);
     if (deliveries.length < 2) return;
-    const [first, second] = deliveries as [NonNullable<EventContext['delivery']>, NonNullable<EventContext['delivery']>];
-    if (flush) flushDispositionsBefore(first, true);
-    first.accept();
-    if (flush) flushDispositionsBefore(second, false);
-    second.release();
+    const [first, second] = deliveries as [RheaDelivery, RheaDelivery];
+    settle(first, second);
   });
   const until = Date.now() + 5000;
   while ((settledAt.get(address)?.filter(Boolean).length ?? 0) < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
@@ -89,6 +99,30 @@ describe('rhea internals we rely on', () => {
 
   it('flushDispositionsBefore makes each delivery get its own outcome', async () => {
     expect(await settleTwoDifferently('pair.flushed', true)).toEqual(['accepted', 'released']);
+  });
+
+  it('acceptances written in runs: one decided after a release still gets its own outcome when credit flushes it in the same tick', async () => {
+    // The consumer's path: a release goes to rhea at once (after flushing what waits); the next
+    // delivery's acceptance waits, and new credit (addCredit) flushes it before rhea has written
+    // the release. rhea would write both as released without the check in flushAcceptances.
+    const outcomes = await settleTwo('pair.deferred', (first, second) => {
+      flushAcceptances();
+      flushDispositionsBefore(first, false);
+      first.release();
+      acceptSoon(second);
+      flushAcceptances();
+    });
+    expect(outcomes).toEqual(['released', 'accepted']);
+  });
+
+  it('acceptances that wait go out in order, in one frame, once the event loop has read its input', async () => {
+    const outcomes = await settleTwo('pair.batched', (first, second) => {
+      acceptSoon(first);
+      acceptSoon(second);
+      expect(waitingAcceptances()).toBe(2);
+    });
+    expect(outcomes).toEqual(['accepted', 'accepted']);
+    expect(waitingAcceptances()).toBe(0);
   });
 
   it('a receiver keeps the peer attach, whose source is a terminus, or a null one when refused', async () => {

@@ -1,0 +1,30 @@
+// `npm run bench -- --quick` as CI runs it: every benchmark runs to the end (each starts its own
+// broker) and the report names the machine and holds every section with figures. Nothing is
+// asserted about the figures themselves: speed is measured, never asserted, in tests.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+
+describe('npm run bench -- --quick', () => {
+  it('runs every benchmark and writes a report with each section, its baselines and ratios', { timeout: 900_000 }, () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'bench-report-')), 'benchmarks.md');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/report.ts', '--quick', '--out', out], { cwd: root, encoding: 'utf8', timeout: 900_000 });
+    expect(run.status, run.stderr.slice(-2000)).toBe(0);
+    const report = readFileSync(out, 'utf8');
+    expect(report).toMatch(/^- \d+ x .+, \d+ GiB/m);
+    expect(report).toMatch(/^- Node\.js v20\.\d+\.\d+, ActiveMQ Classic 5\.\d+\.\d+/m);
+    const number = String.raw`-?\d+(\.\d+)?`;
+    expect(report).toMatch(new RegExp(`^\\| varied outreach \\(1-5 students\\) \\| \\d+ B \\| ${number} \\| ${number} \\| ${number}x`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| event API / rhea accept-only \\| ${number} \\| ${number} \\| ${number} \\| >= 0\\.95 \\|$`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| iterator / rhea async accept \\| ${number}`, 'm'));
+    expect(report).toMatch(new RegExp(`p50 ${number} ms, p99 ${number} ms`));
+    expect(report.match(/^\| (1000|10000) \| \d+\.\d MB \| \d+ MB \|$/gm)).toHaveLength(2);
+    expect(report).toMatch(new RegExp(`^\\| ratio good-message throughput with poison / without \\| ${number}`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| throughput ratio sdk / off \\| ${number}`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| api, no provider \\| ${number} \\|`, 'm'));
+  });
+});
