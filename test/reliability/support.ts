@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import rhea from 'rhea';
 import { makeOutreachMessages, type OutreachWireMessage } from '../../src/index.js';
 import { createOutreachTables } from '../../examples/postgres-sink.js';
+import { sendBodies } from '../../examples/seed-dev-queue.js';
 import type { SinkConsumerSettings } from './fixtures/sink-consumer.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -61,36 +61,9 @@ export interface Outgoing {
   tag: string;
 }
 
-/** Sends persistent messages over TLS with a plain rhea sender; resolves when the broker accepted all. */
-export async function send(broker: BrokerTarget, queue: string, items: readonly Outgoing[]): Promise<void> {
-  if (items.length === 0) return;
-  const container = rhea.create_container({ id: `reliability-producer-${randomUUID()}` });
-  const connection = container.connect({
-    host: '127.0.0.1', port: broker.amqpsPort, transport: 'tls', ca: broker.caPem, servername: '',
-    username: broker.username, password: broker.password, reconnect: false,
-  } as Parameters<typeof container.connect>[0]);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let sent = 0;
-      let confirmed = 0;
-      const sender = connection.open_sender({ target: { address: queue } });
-      sender.on('sendable', () => {
-        while (sent < items.length && sender.sendable()) {
-          const item = items[sent++]!;
-          const body = typeof item.body === 'string' ? item.body : rhea.message.data_section(item.body);
-          sender.send({ body, durable: true, message_id: `m-${randomUUID()}`, application_properties: { tag: item.tag } });
-        }
-      });
-      sender.on('accepted', () => {
-        if (++confirmed === items.length) resolve();
-      });
-      sender.on('rejected', (ctx) => reject(new Error(`the broker rejected a message: ${JSON.stringify(ctx.delivery?.remote_state)}`)));
-      connection.on('connection_error', (ctx) => reject(new Error(`producer connection failed: ${String(ctx.error)}`)));
-      connection.on('disconnected', (ctx) => reject(new Error(`producer connection lost: ${String(ctx.error)}`)));
-    });
-  } finally {
-    connection.close();
-  }
+/** Sends persistent messages over TLS with a plain rhea sender (the examples' seeder); resolves when the broker accepted all. */
+export function send(broker: BrokerTarget, queue: string, items: readonly Outgoing[]): Promise<void> {
+  return sendBodies(broker, queue, items.map((i) => i.body), { properties: items.map((i) => ({ tag: i.tag })) });
 }
 
 /** Outreach as JSON strings (what a JMS TextMessage becomes), tagged with their outreachId. */
