@@ -3,13 +3,16 @@
 // PostgreSQL counts every test ends on.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { makeOutreachMessages, type OutreachWireMessage } from '../../src/index.js';
 import { createOutreachTables } from '../../examples/postgres-sink.js';
 import { sendBodies } from '../../examples/seed-dev-queue.js';
 import type { SinkConsumerSettings } from './fixtures/sink-consumer.js';
+import { PII_PREFIX, scanText, type LeakHit } from './leak-scan.js';
+
+export { PII_PREFIX };
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 /** Where every process of the suite leaves what the library gave it (scanned by the leak scan). */
@@ -29,8 +32,6 @@ export interface BrokerTarget {
 // ------------------------------------------------------------------------------------------
 // Test data: every name and email is a token no library text could contain by chance.
 
-/** The prefix of every student and employee name and email the suite sends. */
-export const PII_PREFIX = 'qzvx';
 
 /** `n` outreach with distinctive student and employee names/emails; ids `<run>-<i>`. */
 export function distinctiveMessages(n: number, run: string, seed = 1): OutreachWireMessage[] {
@@ -237,50 +238,6 @@ export async function until<T>(read: () => Promise<T>, check: (value: T) => bool
     await sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-// ------------------------------------------------------------------------------------------
-// Leak scan
-
-/** Where the scan found a secret: the file, and a few characters around it. */
-export interface LeakHit {
-  file: string;
-  what: string;
-  excerpt: string;
-}
-
-/**
- * Scans text for the secrets: every given literal (the broker password), and any token with the
- * prefix every student and employee name and email of the suite carries.
- */
-export function scanText(text: string, secrets: readonly string[], file = '(text)'): LeakHit[] {
-  const hits: LeakHit[] = [];
-  const lower = text.toLowerCase();
-  for (const secret of secrets) {
-    if (secret === '') continue;
-    for (let i = text.indexOf(secret); i >= 0; i = text.indexOf(secret, i + 1)) {
-      hits.push({ file, what: 'password', excerpt: text.slice(Math.max(0, i - 40), i + secret.length + 40) });
-    }
-  }
-  for (let i = lower.indexOf(PII_PREFIX); i >= 0; i = lower.indexOf(PII_PREFIX, i + 1)) {
-    hits.push({ file, what: 'student or employee data', excerpt: text.slice(Math.max(0, i - 40), i + 60) });
-  }
-  return hits;
-}
-
-/** Scans every capture file of the suite; returns the hits and how much was scanned. */
-export function scanCaptures(secrets: readonly string[], dir = CAPTURE_DIR): { files: number; lines: number; bytes: number; hits: LeakHit[] } {
-  let lines = 0;
-  let bytes = 0;
-  const hits: LeakHit[] = [];
-  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl') || f.endsWith('.stderr'));
-  for (const f of files) {
-    const text = readFileSync(join(dir, f), 'utf8');
-    bytes += text.length;
-    lines += text.split('\n').length - 1;
-    hits.push(...scanText(text, secrets, f));
-  }
-  return { files: files.length, lines, bytes, hits };
 }
 
 /**
