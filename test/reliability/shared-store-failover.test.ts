@@ -3,6 +3,8 @@
 // both endpoints; 10,000 persistent outreach drain into PostgreSQL; the active broker is killed
 // with SIGKILL mid-drain, the standby takes over, then the new active one is killed too (the
 // first restarted as the standby by then). The table must end exact: each outreach once.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPair, STARTED_RE, type BrokerHandle, type BrokerPair } from '../../scripts/activemq.mjs';
@@ -30,22 +32,40 @@ interface Failover {
   firstHandledMs: number;
 }
 
+/** The broker's own log (log4j2, with millisecond timestamps), from byte `offset` on. */
+function brokerLog(broker: BrokerHandle, offset: number): string {
+  try {
+    return readFileSync(join(broker.instanceDir, 'data', 'activemq.log')).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+const brokerLogSize = (broker: BrokerHandle): number => Buffer.byteLength(brokerLog(broker, 0));
+
+/** The time of a log line `2026-11-27 20:49:54,665 | INFO | …` (the JVM's local time, as Node's). */
+function lineTime(line: string): number {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})/.exec(line);
+  if (!m) throw new Error(`no timestamp in broker log line: ${line}`);
+  return new Date(`${m[1]}T${m[2]}.${m[3]}`).getTime();
+}
+
 /** Kills `dying` (SIGKILL) and times the takeover by `heir` from its log and the consumer's lines. */
 async function failover(dying: BrokerHandle, heir: BrokerHandle, consumer: ConsumerProcess): Promise<Failover> {
-  const offset = heir.logSize();
+  const offset = brokerLogSize(heir);
   const killedAt = Date.now();
   await dying.kill();
-  // The standby logs nothing while it waits: its first line after the kill is the lock taken.
-  let lockAt = 0;
-  let startedAt = 0;
+  let lines: string[] = [];
   const end = Date.now() + 120_000;
-  while (startedAt === 0 && Date.now() < end) {
-    const text = heir.readLog(offset);
-    if (lockAt === 0 && text.trim() !== '') lockAt = Date.now();
-    if (STARTED_RE.test(text)) startedAt = Date.now();
-    await sleep(25);
+  while (Date.now() < end) {
+    lines = brokerLog(heir, offset).split('\n').filter((l) => l.trim() !== '');
+    if (lines.some((l) => STARTED_RE.test(l))) break;
+    await sleep(50);
   }
-  expect(startedAt, 'the standby took over').toBeGreaterThan(0);
+  const started = lines.find((l) => STARTED_RE.test(l));
+  expect(started, 'the standby took over').toBeDefined();
+  // The standby logs nothing while it waits: its first line after the kill comes with the lock.
+  const lockAt = lineTime(lines[0]!);
+  const startedAt = lineTime(started!);
   const connected = await consumer.waitFor('connected', 120_000, killedAt);
   const handled = await consumer.waitFor('first-handled', 120_000, killedAt);
   return { lockTakenMs: lockAt - killedAt, brokerServingMs: startedAt - killedAt, clientConnectedMs: connected.at - killedAt, firstHandledMs: handled.at - killedAt };
