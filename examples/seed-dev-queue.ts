@@ -29,8 +29,11 @@ export interface SendOptions {
   properties?: readonly (Record<string, string | number | boolean> | undefined)[];
 }
 
-/** Sends each text as one message; resolves when the broker has accepted every one. */
-export async function sendBodies(broker: SeedTarget, queue: string, bodies: readonly string[], options: SendOptions = {}): Promise<void> {
+/**
+ * Sends each text as one message; resolves when the broker has accepted every one. A `Buffer` is
+ * sent as it is, in a `data` section (any bytes, e.g. invalid UTF-8 for a test).
+ */
+export async function sendBodies(broker: SeedTarget, queue: string, bodies: readonly (string | Buffer)[], options: SendOptions = {}): Promise<void> {
   if (bodies.length === 0) return;
   const container = rhea.create_container({ id: `seed-${randomUUID()}` });
   const connection = container.connect({
@@ -52,7 +55,8 @@ export async function sendBodies(broker: SeedTarget, queue: string, bodies: read
         while (sent < bodies.length && sender.sendable()) {
           const properties = options.properties?.[sent];
           const text = bodies[sent++]!;
-          const body = options.form === 'data' ? rhea.message.data_section(Buffer.from(text, 'utf8')) : text;
+          const body =
+            typeof text !== 'string' ? rhea.message.data_section(text) : options.form === 'data' ? rhea.message.data_section(Buffer.from(text, 'utf8')) : text;
           sender.send({ body, durable: options.durable ?? true, message_id: `m-${randomUUID()}`, ...(properties && { application_properties: properties }) });
         }
       });

@@ -65,8 +65,13 @@ export interface BrokerHandle extends BrokerInfo, BrokerTools {
   readonly amqpsUrl: string;
   readonly openwireUrl: string;
   stop(): Promise<void>;
-  restart(): Promise<void>;
+  /** With `standby: true`: resolves once it waits on a shared store's lock, not once it serves. */
+  restart(options?: { standby?: boolean }): Promise<void>;
   kill(): Promise<void>;
+  /** The console log from byte `offset` on. */
+  readLog(offset?: number): string;
+  /** The console log's size in bytes now. */
+  logSize(): number;
   toJSON(): BrokerInfo;
 }
 
@@ -79,7 +84,39 @@ export interface StartBrokerOptions {
   stopTimeoutMs?: number;
   version?: string;
   quiet?: boolean;
+  /** A KahaDB directory shared with another broker (shared-storage master/slave); implies persistent. */
+  sharedDataDir?: string;
+  /** The shared file locker's lock polling interval (ActiveMQ's default: 10000 ms). */
+  lockAcquireSleepIntervalMs?: number;
+  /** Resolve once the broker waits on the shared store's lock (it must not get it). */
+  standby?: boolean;
+  /** Use this keystore instead of making one (the pair's second broker). */
+  tls?: { keystorePath: string; keystorePassword: string; caPath: string };
 }
+
+/** Two brokers on one KahaDB directory; `active` took the lock first. */
+export interface BrokerPair {
+  readonly active: BrokerHandle;
+  readonly standby: BrokerHandle;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface StartPairOptions {
+  username?: string;
+  password?: string;
+  memory?: string;
+  quiet?: boolean;
+  startTimeoutMs?: number;
+  stopTimeoutMs?: number;
+  lockAcquireSleepIntervalMs?: number;
+}
+
+/** What a broker logs when it waits as the standby on the shared store's lock. */
+export const STANDBY_RE: RegExp;
+/** What a broker logs once it serves. */
+export const STARTED_RE: RegExp;
+export function startPair(options?: StartPairOptions): Promise<BrokerPair>;
 
 export const RESTRICTED_PREFIX: string;
 export function startBroker(options?: StartBrokerOptions): Promise<BrokerHandle>;

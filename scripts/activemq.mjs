@@ -409,7 +409,7 @@ function activemqXml(cfg) {
     </managementContext>
 
 ${cfg.persistent ? `    <persistenceAdapter>
-      <kahaDB directory="${xmlEscape(cfg.dataDir)}/kahadb" journalMaxFileLength="16mb"/>
+${kahaDbXml(cfg)}
     </persistenceAdapter>
 ` : ''}
     <plugins>
@@ -462,6 +462,20 @@ ${cfg.persistent ? `    <persistenceAdapter>
   <!-- jetty.xml (web console, port 8161) deliberately NOT imported. -->
 </beans>
 `;
+}
+
+/**
+ * The KahaDB store: in the instance's own data dir, or (shared-storage master/slave) in
+ * `sharedDataDir`, whose file lock elects the active broker: the other waits on it, polling every
+ * `lockAcquireSleepInterval` (the shared file locker's default is 10000 ms), and opens no
+ * transport connector until it has it.
+ */
+function kahaDbXml(cfg) {
+  if (!cfg.sharedDataDir) return `      <kahaDB directory="${xmlEscape(cfg.dataDir)}/kahadb" journalMaxFileLength="16mb"/>`;
+  const interval = cfg.lockAcquireSleepIntervalMs ? ` lockAcquireSleepInterval="${Number(cfg.lockAcquireSleepIntervalMs)}"` : '';
+  return `      <kahaDB directory="${xmlEscape(cfg.sharedDataDir)}" journalMaxFileLength="16mb">
+        <locker><shared-file-locker${interval}/></locker>
+      </kahaDB>`;
 }
 
 async function makeKeystore(confDir, password) {
@@ -534,7 +548,7 @@ function brokerEnv(home, inst, memory) {
  * Launch `bin/activemq console` for an instance and wait until it is ready.
  * Returns { pid, child }.
  */
-async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
+async function launch(st, { detached, watchdog, startTimeoutMs, echo, standby = false }) {
   const consoleLog = path.join(st.instanceDir, 'console.log');
   const fd = fs.openSync(consoleLog, 'a');
   const logStart = fs.fstatSync(fd).size; // only look at what this launch writes (restart appends)
@@ -564,7 +578,7 @@ async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
     }
   }
 
-  const startedRe = /Apache ActiveMQ (\S+) \([^)]*\) started/;
+  const startedRe = STARTED_RE;
   const deadline = Date.now() + startTimeoutMs;
   let sawStarted = false;
   let echoed = 0;
@@ -584,6 +598,7 @@ async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
       liveChildren.delete(pid);
       throw new BrokerStartError(`bin/activemq exited early (${JSON.stringify(exited)})`, tailFile(consoleLog));
     }
+    if (standby && !sawStarted && STANDBY_RE.test(text)) return { pid, child };
     if (sawStarted) {
       const ok = await Promise.all([st.amqpPort, st.amqpsPort, st.openwirePort].map((p) => canConnect(p)));
       if (ok.every(Boolean)) return { pid, child };
@@ -594,6 +609,11 @@ async function launch(st, { detached, watchdog, startTimeoutMs, echo }) {
   liveChildren.delete(pid);
   throw new BrokerStartError(`broker not ready after ${startTimeoutMs} ms`, tailFile(consoleLog));
 }
+
+/** What a broker logs when it finds the shared store locked and waits as the standby. */
+export const STANDBY_RE = /is locked by another server\. This broker is now in slave mode waiting a lock to be acquired/;
+/** What a broker logs once it serves (the standby: once it has taken the lock and recovered the store). */
+export const STARTED_RE = /Apache ActiveMQ (\S+) \([^)]*\) started/;
 
 function javaToolArgs(st) {
   return [
@@ -694,14 +714,17 @@ export async function startBroker(options = {}) {
     password: options.password || rid(12),
     restrictedUsername: 'institution',
     restrictedPassword: rid(12),
-    persistent: options.persistent !== false,
+    persistent: options.persistent !== false || !!options.sharedDataDir,
     memory: options.memory || '-Xms64M -Xmx512M',
+    sharedDataDir: options.sharedDataDir ? path.resolve(options.sharedDataDir) : undefined,
+    lockAcquireSleepIntervalMs: options.lockAcquireSleepIntervalMs,
   };
   const launchOpts = {
     detached: !!options.detached,
     watchdog: options.watchdog !== false,
     startTimeoutMs: options.startTimeoutMs || 90000,
     echo: !!options.echo,
+    standby: !!options.standby,
   };
   const stopTimeoutMs = options.stopTimeoutMs || 20000;
   try {
@@ -713,8 +736,18 @@ export async function startBroker(options = {}) {
     }
     await fsp.mkdir(path.join(instanceDir, 'data'), { recursive: true });
     await fsp.mkdir(path.join(instanceDir, 'tmp'), { recursive: true });
-    st.keystorePassword = rid(12);
-    Object.assign(st, await makeKeystore(confDir, st.keystorePassword));
+    if (options.tls) {
+      // the same certificate as the other broker of a pair: one CA for both endpoints
+      st.keystorePassword = options.tls.keystorePassword;
+      st.keystorePath = path.join(confDir, 'broker.p12');
+      st.caPath = path.join(confDir, 'broker-cert.pem');
+      await fsp.copyFile(options.tls.keystorePath, st.keystorePath);
+      await fsp.copyFile(options.tls.caPath, st.caPath);
+      st.caPem = await fsp.readFile(st.caPath, 'utf8');
+    } else {
+      st.keystorePassword = rid(12);
+      Object.assign(st, await makeKeystore(confDir, st.keystorePassword));
+    }
 
     let lastErr;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -771,14 +804,18 @@ export async function startBroker(options = {}) {
       if (!options.keepInstanceDir) await fsp.rm(instanceDir, { recursive: true, force: true });
     },
 
-    /** Stop and start again on the same ports and data dir (persistent messages survive). */
-    async restart() {
+    /**
+     * Stop and start again on the same ports and data dir (persistent messages survive). With
+     * `{ standby: true }` (a shared-store pair whose other broker holds the lock) it resolves once
+     * this one waits on the lock, not once it serves.
+     */
+    async restart(restartOptions = {}) {
       if (stopped) throw new Error('broker was stopped');
       // no instance.json while restarting, so a concurrent sweepStaleInstances leaves the dir alone
       await fsp.rm(path.join(instanceDir, 'instance.json'), { force: true });
       await killGracefully(st.pid, { timeoutMs: stopTimeoutMs });
       liveChildren.delete(st.pid);
-      const { pid } = await launch(st, launchOpts);
+      const { pid } = await launch(st, { ...launchOpts, standby: !!restartOptions.standby });
       st.pid = pid;
       handle.pid = pid;
       await fsp.writeFile(path.join(instanceDir, 'instance.json'), JSON.stringify({ pgid: pid, owner: process.pid }));
@@ -807,6 +844,16 @@ export async function startBroker(options = {}) {
     /** Queue counters every few ms from one JVM (see sampleQueue). */
     sampleQueue: (queue, opts) => sampleQueue(st, queue, opts),
 
+    /** The broker's console log from byte `offset` on (e.g. to read when it took the store's lock). */
+    readLog(offset = 0) {
+      try { return fs.readFileSync(path.join(instanceDir, 'console.log')).subarray(offset).toString('utf8'); } catch { return ''; }
+    },
+
+    /** The console log's size in bytes now (an offset for readLog). */
+    logSize() {
+      try { return fs.statSync(path.join(instanceDir, 'console.log')).size; } catch { return 0; }
+    },
+
     /** Plain JSON for state.json (what a vitest globalSetup needs). */
     toJSON() {
       return {
@@ -818,7 +865,53 @@ export async function startBroker(options = {}) {
       };
     },
   };
+  keystorePasswords.set(handle, st.keystorePassword);
   return handle;
+}
+
+/**
+ * Shared-storage master/slave, as Amazon MQ runs an active/standby broker: two brokers with their
+ * own ports (and the same certificate and users) whose KahaDB is one directory. The first takes
+ * the store's lock and serves; the second waits on the lock (`STANDBY_RE` in its log), with no
+ * transport connector open, until the first dies. Returns `{ active, standby, dataDir, stop() }`
+ * as started (which one serves changes as they are killed and restarted).
+ * @param {{ lockAcquireSleepIntervalMs?: number, username?: string, password?: string,
+ *   memory?: string, quiet?: boolean, startTimeoutMs?: number, stopTimeoutMs?: number }} [options]
+ */
+export async function startPair(options = {}) {
+  await fetchActiveMQ({ quiet: options.quiet });
+  const shared = path.join(cacheDir(), 'instances', `pair-${Date.now().toString(36)}-${rid(3)}`);
+  await fsp.mkdir(shared, { recursive: true });
+  const common = { ...options, username: options.username || 'civitas', password: options.password || rid(12), sharedDataDir: shared };
+  let active;
+  let standby;
+  try {
+    active = await startBroker(common);
+    const tlsDir = path.join(active.instanceDir, 'conf');
+    const keystorePassword = await keystorePasswordOf(active);
+    standby = await startBroker({ ...common, standby: true,
+      tls: { keystorePath: path.join(tlsDir, 'broker.p12'), caPath: active.caPath, keystorePassword } });
+  } catch (e) {
+    await active?.stop();
+    await fsp.rm(shared, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    active,
+    standby,
+    dataDir: shared,
+    async stop() {
+      await Promise.all([active.stop(), standby.stop()]);
+      await fsp.rm(shared, { recursive: true, force: true });
+    },
+  };
+}
+
+const keystorePasswords = new WeakMap();
+async function keystorePasswordOf(handle) {
+  const p = keystorePasswords.get(handle);
+  if (!p) throw new Error('not a broker started by this module');
+  return p;
 }
 
 /** Send `count` persistent JMS TextMessages over OpenWire with ActiveMQ's own producer tool. */

@@ -25,6 +25,8 @@ export interface DispatchHost<A> {
   /** Whether the consumer is closing, closed or failed. */
   ending(): boolean;
   /** Tells outage detection of a failure; `true` (and the delivery handed back) during an outage. */
+  /** The handler finished a delivery without an error (for the outage detector). */
+  handled(): void;
   noteFailure(delivery: OutreachDelivery<unknown>, error: unknown): boolean;
   /** A delivery let through as an outage probe. */
   probeAdmitted(delivery: OutreachDelivery<unknown>): void;
@@ -138,6 +140,7 @@ export class Dispatcher<A> {
     this.#host.telemetry.ended(delivery, failure); // telemetry hook
     try {
       if (failure === undefined) {
+        this.#host.handled();
         await settings.strategy.onSuccess(delivery, context);
       } else {
         delivery.lastError = failure.error;

@@ -62,6 +62,11 @@ export class OutageControl {
     return outage;
   }
 
+  /** The handler finished a delivery without an error: a run of failures ends (not an outage). */
+  handled(): void {
+    this.#detector.handled();
+  }
+
   /** A delivery the gate let through as a probe. */
   probeAdmitted(delivery: OutreachDelivery<unknown>): void {
     this.#probes.add(delivery);

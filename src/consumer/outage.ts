@@ -4,7 +4,8 @@ export interface OutageOptions {
    * Declare an outage after this many consecutive failures of *different* messages on their first
    * delivery. A message that failed before (its `deliveryCount` is above 0) neither counts nor
    * breaks the run: a poison message retried again and again must not look like an outage, nor
-   * hide one. Any accepted delivery ends the run.
+   * hide one. Any accepted delivery ends the run, and so does any delivery your handler finishes
+   * without an error (with `batched`, acceptances come only per batch).
    *
    * @remarks Why 5 and not 3: with 10% of messages failing on their own, three fresh failures in
    * a row happen about once per 1,000 messages, five about once per 100,000. A real outage of a
@@ -124,6 +125,18 @@ export class OutageDetector {
       if (this.#run.size >= this.#settings.threshold) return { verdict: 'outage', began: this.#begin('failures') };
     }
     return { verdict: 'alone' };
+  }
+
+  /**
+   * Records a delivery your handler finished without an error: the run of failures ends, as with
+   * an acceptance, but an outage does not (only an accepted delivery proves the sink is back).
+   *
+   * @remarks With `batched`, deliveries are accepted only when a batch commits, so between
+   * commits only the handler's successes show that messages still go through: without them, a
+   * few messages failing alone within one batch would look like an outage.
+   */
+  handled(): void {
+    if (this.#since === undefined) this.#run.clear();
   }
 
   /** Records an accepted delivery: the run ends, and so does an outage (returned). */

@@ -152,6 +152,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       owner: this.#owner,
       ending: () => this.#ending,
       noteFailure: (delivery, error) => this.#noteFailure(delivery, error, true),
+      handled: () => this.#outage?.handled(),
       probeAdmitted: (delivery) => this.#outage?.probeAdmitted(delivery),
       reportError: (error, source) => this.#reportError(error, source),
       invalid: (invalid) => this.#fire('invalid', invalid),

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   atLeastOnce,
+  batched,
   manual,
   OutreachConsumer,
   type OutageInfo,
@@ -473,4 +474,31 @@ describe('sink outages (default outage settings)', () => {
     const onQueue = stats?.size ?? 0;
     expect(w.accepted.count(released) + onQueue).toBe(1);
   }, 60_000);
+
+  it('(f) batched: messages failing alone within one batch are not an outage (found by the reliability suite)', async () => {
+    // Before the fix, a batch's deliveries were accepted only at its commit, so 5 handler
+    // failures of different messages between two commits counted as "consecutive": with a
+    // failure in 6 the consumer declared an outage in almost every batch.
+    const queue = uniqueQueue('outage-batched-alone');
+    const { goodIds, bodies } = workload(300, 0, 70_000);
+    await sendAmqp(broker, queue, bodies, { durable: true });
+    const failing = new Set(goodIds.filter((_, i) => i % 6 === 0));
+    const consumer = new OutreachConsumer(
+      consumerOptions(broker, queue, {
+        prefetch: 100,
+        strategy: batched({ size: 50, maxWaitMs: 200, retryDelayMs: 10, commit: async () => undefined }),
+      }),
+    );
+    const w = watch(consumer);
+    await consumer.start(
+      (delivery) => {
+        if (delivery.deliveryCount === 0 && failing.has(delivery.outreach.outreachId)) throw new Error('fails alone, once');
+      },
+      { concurrency: 10 },
+    );
+    await waitFor(() => goodIds.every((id) => w.accepted.count(id) > 0), 'every message accepted', 60_000);
+    await consumer.close({ deadlineMs: 5_000 });
+    expect(w.outages).toEqual([]);
+    expect(w.counts.retried).toBe(failing.size);
+  }, 90_000);
 });

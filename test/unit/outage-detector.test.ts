@@ -54,6 +54,20 @@ describe('outage detector', () => {
     expect(detector.failedProbes).toBe(0);
   });
 
+  it('a delivery the handler finished ends the run too, but not an outage', () => {
+    const detector = new OutageDetector(settings());
+    detector.failure('a', 0, 'x');
+    detector.failure('b', 0, 'x');
+    detector.handled(); // batched: handled, not yet accepted (the batch commits later)
+    detector.failure('c', 0, 'x');
+    detector.failure('d', 0, 'x');
+    expect(detector.active).toBe(false);
+    expect(detector.failure('e', 0, 'x').verdict).toBe('outage');
+    detector.handled(); // a probe passed the handler; its batch may still fail to commit
+    expect(detector.active).toBe(true);
+    expect(detector.success()).toBeDefined();
+  });
+
   it('begins at once on an error the classifier calls an outage; a throwing classifier says no', () => {
     const classified = new OutageDetector(settings({ threshold: 1000, isOutage: (e) => (e as { code?: string }).code === 'ECONNREFUSED' }));
     expect(classified.failure('a', 0, { code: 'EOTHER' }).verdict).toBe('alone');
