@@ -2,7 +2,6 @@
 // variables, real ports, real files. `npm test` builds first; a stale build fails loudly.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import type { TestBroker } from './support.js';
 
@@ -103,11 +102,4 @@ export interface ArchivedLine {
 }
 
 /** A loopback port nobody listens on. */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export { unusedPort as closedPort } from './support.js';

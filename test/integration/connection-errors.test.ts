@@ -1,7 +1,6 @@
 // What a consumer does when it cannot work: a bad password, a queue the user may not read, a port
 // nobody listens on, an untrusted certificate, a plain URL. Each case ends in a typed error (no
 // hang, no unhandled error), and the password shows up in no error, event or log line.
-import net from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +13,7 @@ import {
   type Outreach,
 } from '../../src/index.js';
 import { makeOutreachMessages } from '../../src/testing/index.js';
-import { consumerOptions, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
+import { consumerOptions, sendAmqp, sharedBroker, uniqueQueue, unusedPort, waitFor } from './support.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const broker = sharedBroker();
@@ -131,15 +130,6 @@ function findSecret(root: unknown, limit = 50_000): string | undefined {
   return undefined;
 }
 
-/** A loopback port that nobody listens on (bound, read, closed). */
-async function unusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 function bodies(n: number, seed: number): string[] {
   return [...makeOutreachMessages(n, { seed })].map((m) => JSON.stringify(m));

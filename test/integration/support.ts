@@ -1,6 +1,7 @@
 // Shared helpers for tests against the real broker: an independent AMQP producer (plain rhea,
 // not our consumer), queue statistics over JMX, and consumer options for the test broker.
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { inject } from 'vitest';
 import { brokerTools, type BrokerInfo, type BrokerTools, type QueueStats } from '../../scripts/activemq.mjs';
 import type { OutreachConsumerOptions, Outreach } from '../../src/index.js';
@@ -113,4 +114,14 @@ export function tally(): { add(key: string): void; count(key: string): number; r
     keys: () => [...counts.keys()],
     repeated: () => [...counts].filter(([, n]) => n > 1).map(([k]) => k),
   };
+}
+
+/** A loopback port nobody listens on (bound to a free port, read, closed). */
+export async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }

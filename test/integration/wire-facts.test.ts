@@ -4,14 +4,14 @@
 //
 // Most run against the shared broker; the graceful stop starts a broker of its own.
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import rhea from 'rhea';
 import type { Connection, ConnectionOptions, Delivery, EventContext, Message, Receiver, ReceiverOptions } from 'rhea';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startBroker, type BrokerHandle } from '../../scripts/activemq.mjs';
-import { expectQueueSize, queueStatsOf, sharedBroker, uniqueQueue, waitFor, type TestBroker } from './support.js';
+import { expectQueueSize, queueStatsOf, sharedBroker, uniqueQueue, unusedPort, waitFor, type TestBroker } from './support.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const broker = sharedBroker();
@@ -174,14 +174,6 @@ async function proxy(target: TestBroker = broker): Promise<TcpProxy> {
   return p;
 }
 
-/** A loopback port nobody listens on. */
-async function unusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const address = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
-}
 
 // ---- the facts -----------------------------------------------------------------------------
 
