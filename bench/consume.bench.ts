@@ -24,7 +24,7 @@ const built = '../dist/index.js';
 const { OutreachConsumer } = (await import(built)) as typeof Api;
 type OutreachConsumer = InstanceType<typeof OutreachConsumer>;
 import { sendBodies } from '../examples/seed-dev-queue.js';
-import { record, spread, timedDrain } from './support.js';
+import { brokerOptions, record, spread, timedDrain } from './support.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -83,7 +83,7 @@ function bareRhea(asyncAccept: boolean): Runner {
  * dependency, which would turn it on); its cost is what `npm run bench:telemetry` measures.
  */
 function consumerFor(broker: BrokerHandle, queue: string, prefetchSize = prefetch): OutreachConsumer {
-  return new OutreachConsumer({ url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem, prefetch: prefetchSize, telemetry: false });
+  return new OutreachConsumer({ ...brokerOptions(broker, queue), prefetch: prefetchSize, telemetry: false });
 }
 
 const eventApi: Runner = (broker, queue) => timedDrain(consumerFor(broker, queue), messages);

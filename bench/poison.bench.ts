@@ -8,7 +8,7 @@ import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
 import { OutreachConsumer } from '../src/index.js';
 import { makeOutreachMessages } from '../src/testing/index.js';
 import { sendBodies } from '../examples/seed-dev-queue.js';
-import { record, spread } from './support.js';
+import { brokerOptions, record, spread } from './support.js';
 
 const good = Number(process.env.BENCH_GOOD ?? 800);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -39,13 +39,7 @@ function bodies(round: number, withPoison: boolean): { bodies: string[]; poisonI
 }
 
 async function drain(broker: BrokerHandle, queue: string, poisonIds: Set<string>): Promise<Run> {
-  const consumer = new OutreachConsumer({
-    url: broker.amqpsUrl,
-    username: broker.username,
-    password: broker.password,
-    queue,
-    ca: broker.caPem,
-  });
+  const consumer = new OutreachConsumer(brokerOptions(broker, queue));
   let deadLettered = 0;
   let outages = 0;
   consumer.on('error', () => undefined);

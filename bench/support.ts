@@ -1,5 +1,6 @@
 // What the consumer benchmarks share.
 import { appendFileSync } from 'node:fs';
+import type { BrokerHandle } from '../scripts/activemq.mjs';
 import type { OutreachConsumer } from '../src/index.js';
 
 /**
@@ -45,4 +46,9 @@ export function record(bench: string, name: string, figure: object): void {
   const file = process.env.BENCH_JSON;
   if (file === undefined || file === '') return;
   appendFileSync(file, `${JSON.stringify({ bench, name, ...figure })}\n`);
+}
+
+/** The consumer options that point at `queue` on the test broker (TLS, its CA, its user). */
+export function brokerOptions(broker: BrokerHandle, queue: string): { url: string; username: string; password: string; queue: string; ca: string } {
+  return { url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem };
 }

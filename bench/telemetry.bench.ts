@@ -31,7 +31,7 @@ import { loadInstrumentation } from '../src/telemetry/load.js';
 import { silentLogger } from '../src/consumer/logger.js';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { sendBodies } from '../examples/seed-dev-queue.js';
-import { record, spread, timedDrain } from './support.js';
+import { brokerOptions, record, spread, timedDrain } from './support.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -99,11 +99,7 @@ async function drain(broker: BrokerHandle, queue: string, mode: Mode, count = me
   const { telemetry, check, tearDown } = mode.setUp();
   try {
     const consumer = new OutreachConsumer({
-      url: broker.amqpsUrl,
-      username: broker.username,
-      password: broker.password,
-      queue,
-      ca: broker.caPem,
+      ...brokerOptions(broker, queue),
       prefetch,
       ...(telemetry !== undefined && { telemetry }),
     });
