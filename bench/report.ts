@@ -108,7 +108,7 @@ function render(figures: readonly Figure[], isQuick: boolean, at: Date, before: 
     '',
     '## Throughput (`bench:consume`): the consumer against bare rhea receivers, same broker, same bodies',
     '',
-    'Baselines: a rhea receiver that only accepts (autoaccept), and one that accepts after an awaited callback. Ours: decode, validation, at-least-once settlement after the handler, prefetch kept; telemetry off.',
+    'Baselines: a rhea receiver that only accepts (autoaccept), one that accepts after an awaited callback, and one that also runs `JSON.parse` over each body first (the part of decoding no client can skip). Ours: decode, validation, at-least-once settlement after the handler, prefetch kept; telemetry off. CPU per message is this process\'s and the broker\'s (both on this machine).',
     '',
     '| ratio (ours / baseline) | median | min | max | goal |',
     '| --- | --- | --- | --- | --- |',
@@ -116,11 +116,11 @@ function render(figures: readonly Figure[], isQuick: boolean, at: Date, before: 
       .filter((f) => f.name.startsWith('ratio'))
       .map((f) => ratioRow({ ...f, name: f.name.replace('ratio ', '') })),
     '',
-    '| round | runner | msg/s | heap | RSS |',
-    '| --- | --- | --- | --- | --- |',
+    '| round | runner | msg/s | heap | RSS | CPU µs/msg | broker CPU µs/msg |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...of('consume')
       .filter((f) => f['round'] !== undefined)
-      .map((f) => `| ${String(f['round'])} | ${f.name} | ${n(f['msgPerSec'], 0)} | ${n(f['heapMB'], 0)} MB | ${n(f['rssMB'], 0)} MB |`),
+      .map((f) => `| ${String(f['round'])} | ${f.name} | ${n(f['msgPerSec'], 0)} | ${n(f['heapMB'], 0)} MB | ${n(f['rssMB'], 0)} MB | ${n(f['cpuUs'], 0)} | ${n(f['brokerCpuUs'], 0)} |`),
     '',
     '## Latency: from publish to handler at a steady rate',
     '',

@@ -1,5 +1,5 @@
 // What the consumer benchmarks share.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import type { BrokerHandle } from '../scripts/activemq.mjs';
 import type { OutreachConsumer } from '../src/index.js';
 
@@ -51,4 +51,32 @@ export function record(bench: string, name: string, figure: object): void {
 /** The consumer options that point at `queue` on the test broker (TLS, its CA, its user). */
 export function brokerOptions(broker: BrokerHandle, queue: string): { url: string; username: string; password: string; queue: string; ca: string } {
   return { url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem };
+}
+
+/**
+ * CPU time (user + system, ms) used so far by the processes of process group `pgid` (the broker:
+ * its start script and the JVM), from /proc; 0 where /proc is not there (not Linux).
+ */
+export function groupCpuMs(pgid: number): number {
+  let ticks = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp ... utime(14) stime(15): split after the command name's ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
 }
