@@ -21,7 +21,11 @@ describe('npm run bench -- --quick', () => {
     expect(report).toMatch(new RegExp(`^\\| varied outreach \\(1-5 students\\) \\| \\d+ B \\| ${number} \\| ${number} \\| ${number}x`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| event API / rhea accept-only \\| ${number} \\| ${number} \\| ${number} \\| >= 0\\.95 \\|$`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| iterator / rhea async accept \\| ${number}`, 'm'));
-    expect(report).toMatch(new RegExp(`p50 ${number} ms, p99 ${number} ms`));
+    expect(report).toMatch(new RegExp(`^\\| event API / rhea parse \\+ async accept \\| ${number}`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| \\d+ \\| ours, event API \\| \\d+ \\| \\d+ MB \\| \\d+ MB \\| \\d+ \\| \\d+ \\|$`, 'm'));
+    for (const runner of ['ours, event API', 'rhea parse \\+ accept']) {
+      expect(report.match(new RegExp(`^\\| ${runner} \\| \\d+ \\| 500 msg/s \\| ${number} ms \\| ${number} ms \\| ${number} ms \\|$`, 'gm'))).toHaveLength(2);
+    }
     expect(report.match(/^\| (1000|10000) \| \d+\.\d MB \| \d+ MB \|$/gm)).toHaveLength(2);
     expect(report).toMatch(new RegExp(`^\\| ratio good-message throughput with poison / without \\| ${number}`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| throughput ratio sdk / off \\| ${number}`, 'm'));
