@@ -115,7 +115,7 @@ function asUsageError(error: unknown, url: string): unknown {
   if (!isOutreachError(error)) return error;
   // The library names its option (`url:`, `url[1]:`); here the setting is CIVITAS_URL.
   const reason = error.message.replace(/^url(\[\d+\])?: /, '').replace(/ or set allowInsecure: true for a local broker$/, '');
-  return new UsageError(`CIVITAS_URL ${JSON.stringify(url)}: ${reason}${error.code === 'INSECURE_URL' ? ' (plain amqp:// is taken only for this machine: 127.0.0.1, localhost)' : ''}`);
+  return new UsageError(`CIVITAS_URL ${JSON.stringify(url)}: ${reason}${error.code === 'INSECURE_URL' ? ' (plain amqp:// is taken only for this machine: 127.0.0.1, ::1, localhost)' : ''}`);
 }
 
 async function passwordFor(username: string, endpoint: BrokerEndpoint, context: CliContext): Promise<string> {

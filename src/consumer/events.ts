@@ -46,9 +46,12 @@ export interface OutreachConsumerEvents {
   /** About to try an endpoint again after a loss or a failed attempt. */
   reconnecting: [info: ReconnectInfo];
   /**
-   * Something went wrong. `error.retryable` says whether the consumer carries on by itself. A
-   * fatal error (authentication, TLS, the queue refused, reconnect attempts used up) also moves
-   * the consumer to `failed`, rejects `start()` and ends the iterator with the error.
+   * Something went wrong. The consumer carries on after every error but a fatal one. Fatal are
+   * only connection errors that are not `retryable` (authentication, TLS, the queue refused,
+   * reconnect attempts used up): they move the consumer to `failed`, reject `start()` and end the
+   * iterator with the error. Errors of your code or of a message (`HANDLER_FAILED`,
+   * `DECODE_FAILED`) are not `retryable` either, yet the consumer goes on: the strategy settles
+   * that delivery. `docs/troubleshooting.md` lists every code.
    *
    * @remarks Unlike Node's EventEmitter, eventemitter3 does not throw when nobody listens: with no
    * listener, errors go to the logger at `warn` (retryable) or `error` (fatal) level.

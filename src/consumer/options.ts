@@ -39,8 +39,10 @@ export interface OutreachConsumerOptions<A> {
   /** The queue name Civitas gave you (`queue://` in front is allowed; `,`, `*` and `>` are not). */
   readonly queue: string;
   /**
-   * Certificates to trust in addition to Node's default CAs (PEM). Amazon MQ's certificates are
-   * publicly trusted: leave this unset there. TLS verification is always on.
+   * The certificates to trust (PEM), for a broker whose certificate is not publicly trusted (a
+   * private CA, the test broker). They replace Node's bundled CAs, as Node's own `ca` option
+   * does: only these are trusted. Amazon MQ's certificates are publicly trusted: leave this unset
+   * there. TLS verification is always on.
    * @defaultValue Node's bundled CAs
    */
   readonly ca?: string | Buffer | readonly (string | Buffer)[];

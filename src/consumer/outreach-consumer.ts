@@ -170,8 +170,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * at once. Resolves once the first link is open.
    *
    * @throws {@link OutreachError} (rejects) with the fatal error if the consumer fails before
-   * connecting (authentication, TLS, refused queue, attempts used up), `CLOSED` if closed first,
-   * `ITERATOR_IN_USE` if it is already consuming.
+   * connecting (authentication, TLS, refused queue, attempts used up), `CLOSED` if closed first
+   * (an ended loop closes it), `ITERATOR_IN_USE` if it is already consuming. While the broker cannot
+   * be reached (`CONNECTION_FAILED`) it keeps trying and does not reject, for as long as
+   * `reconnect.maxAttempts` allows (no limit by default): listen to `error` and `reconnecting`, and
+   * call `close()` (or abort `signal`) to give up sooner; `start()` then rejects with `CLOSED`.
    *
    * @example
    * ```ts
@@ -183,6 +186,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    */
   async start(handler: OutreachHandler<A>, options: StartOptions = {}): Promise<void> {
     if (this.#fatal !== undefined) throw this.#fatal;
+    this.#refuseIfClosed();
     if (this.#dispatcher.hasHandler || this.#iterating) {
       throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
     }
@@ -213,9 +217,12 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    * To report a failure without ending the loop, catch it and call `delivery.retry(error)`: the
    * failure counts towards outage detection like a handler's (see `docs/delivery-guarantees.md`).
    * The loop ends when the consumer is closed; it throws the fatal error if the consumer fails.
-   * @throws {@link OutreachError} `ITERATOR_IN_USE` for a second iterator
+   * @throws {@link OutreachError} `ITERATOR_IN_USE` for a second iterator while one is in use or
+   *   `start()` was called, `CLOSED` once the consumer is closing or closed (a loop that ended
+   *   closed it)
    */
   [Symbol.asyncIterator](): AsyncIterator<OutreachDelivery<A>> {
+    this.#refuseIfClosed();
     if (this.#iterating || this.#dispatcher.hasHandler) {
       throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
     }
@@ -346,9 +353,18 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     });
   }
 
-  #ensureConnected(): Promise<void> {
+  /** `CLOSED` for a consumer that is closing or closed (after a loop ended, too): it cannot consume again. */
+  #refuseIfClosed(): void {
     if (this.#state === 'closing' || this.#state === 'closed') {
-      return Promise.reject(new OutreachError('CLOSED', 'the consumer is closed'));
+      throw new OutreachError('CLOSED', 'the consumer is closed: create a new one to consume again');
+    }
+  }
+
+  #ensureConnected(): Promise<void> {
+    try {
+      this.#refuseIfClosed();
+    } catch (error) {
+      return Promise.reject(error as OutreachError);
     }
     if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
     this.#startTelemetry(); // telemetry hook

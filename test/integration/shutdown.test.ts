@@ -164,6 +164,9 @@ describe('the iterator', () => {
     expect(first.done).toBe(false);
     await iterator.return?.();
     expect(consumer.state).toBe('closed');
+    // The loop is over and closed the consumer: that is what a new loop or start() hears.
+    expect(() => consumer[Symbol.asyncIterator]()).toThrowError(expect.objectContaining({ code: 'CLOSED' }) as Error);
+    await expect(consumer.start(() => undefined)).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
   it('ends when the consumer is closed from outside', async () => {
