@@ -3,6 +3,13 @@
  * Extract Service. This file is the whole public API of the main entry; what tests need (sample
  * messages, a factory, a development queue, a handler harness) is in `civitas-outreach/testing`.
  *
+ * Guides: [Getting started](../docs/getting-started.md),
+ * [Connecting to Amazon MQ](../docs/amazon-mq.md),
+ * [Delivery guarantees](../docs/delivery-guarantees.md),
+ * [The message model and valueIds](../docs/message-model.md),
+ * [Running in production](../docs/operations.md),
+ * [Troubleshooting](../docs/troubleshooting.md).
+ *
  * @packageDocumentation
  * @module civitas-outreach
  */

@@ -42,7 +42,7 @@ export function atLeastOnce<A = unknown>(options: AtLeastOnceOptions<A> = {}): A
  *
  * @remarks Only for data you can afford to lose, and only when you say so: the name is the
  * warning. Measured on ActiveMQ: a handler that throws loses its message (see
- * `docs/delivery-guarantees.md`).
+ * [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md)).
  *
  * @example
  * ```ts

@@ -2,7 +2,7 @@ import type { OutreachErrorCode } from '../errors/outreach-error.js';
 
 /**
  * Exit codes of the command line, one per kind of trouble, so that a script can tell a typo from
- * a refused password. Listed in `docs/cli.md`.
+ * a refused password. Listed in [docs/cli.md](../../docs/cli.md).
  */
 export const EXIT = {
   /** Done, or stopped cleanly by SIGINT/SIGTERM. */

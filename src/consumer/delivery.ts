@@ -6,7 +6,7 @@ import type { Outreach } from '../message/outreach.js';
 
 /**
  * How a delivery was settled, in words. The AMQP outcome each maps to, and what ActiveMQ does with
- * it, is in `docs/delivery-guarantees.md`.
+ * it, is in [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md).
  *
  * - `accepted`: done; the broker deletes the message.
  * - `retried`: failed this time; back to the queue with its delivery count + 1 (AMQP `modified`,

@@ -51,7 +51,7 @@ export interface OutreachConsumerEvents {
    * reconnect attempts used up): they move the consumer to `failed`, reject `start()` and end the
    * iterator with the error. Errors of your code or of a message (`HANDLER_FAILED`,
    * `DECODE_FAILED`) are not `retryable` either, yet the consumer goes on: the strategy settles
-   * that delivery. `docs/troubleshooting.md` lists every code.
+   * that delivery. [docs/troubleshooting.md](../../docs/troubleshooting.md) lists every code.
    *
    * @remarks Unlike Node's EventEmitter, eventemitter3 does not throw when nobody listens: with no
    * listener, errors go to the logger at `warn` (retryable) or `error` (fatal) level.

@@ -121,7 +121,7 @@ export interface OutreachConsumerOptions<A> {
    * Outage handling: when your sink is down, stop taking messages and hand back what is held
    * (their attempts not spent), probe with one message on a capped backoff, and resume when a
    * probe succeeds, instead of dead-lettering the backlog. `false` turns it off (every failure
-   * then spends an attempt; not advised). See `docs/delivery-guarantees.md`.
+   * then spends an attempt; not advised). See [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md).
    * @defaultValue on, with the defaults of {@link OutageOptions}
    */
   readonly outage?: OutageOptions | false;
@@ -135,7 +135,7 @@ export interface OutreachConsumerOptions<A> {
    * durations, held deliveries, outage state), through the optional peer dependency
    * `@opentelemetry/api`. On when that package is installed, with the global providers; off, at
    * no cost, when it is not. `false` turns it off. Never records bodies, student data, error
-   * messages or credentials. See `docs/telemetry.md`.
+   * messages or credentials. See [docs/telemetry.md](../../docs/telemetry.md).
    * @defaultValue on if `@opentelemetry/api` is installed, with its global providers
    */
   readonly telemetry?: TelemetryOptions | false;

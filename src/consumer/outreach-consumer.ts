@@ -33,7 +33,7 @@ import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIM
  * slow your code. Undecodable messages go to `onInvalid` and the `invalid` event, never to your
  * handler. When your sink is down (several different messages fail in a row), the consumer
  * pauses and probes instead of dead-lettering (the `outage` and `recovered` events). See
- * `docs/delivery-guarantees.md` for what each strategy does on the wire.
+ * [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md) for what each strategy does on the wire.
  *
  * The engine behind this class is split by job: a connection supervisor (reconnects, failover),
  * a credit gate (every credit decision: grants, drain, pause, outage probes), an in-flight table
@@ -215,7 +215,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    *
    * @remarks Under the default strategy a delivery is accepted when the loop asks for the next one.
    * To report a failure without ending the loop, catch it and call `delivery.retry(error)`: the
-   * failure counts towards outage detection like a handler's (see `docs/delivery-guarantees.md`).
+   * failure counts towards outage detection like a handler's (see [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md)).
    * The loop ends when the consumer is closed; it throws the fatal error if the consumer fails.
    * @throws {@link OutreachError} `ITERATOR_IN_USE` for a second iterator while one is in use or
    *   `start()` was called, `CLOSED` once the consumer is closing or closed (a loop that ended

@@ -64,7 +64,7 @@ export interface DevQueueOptions {
   readonly queues?: Readonly<Record<string, DevQueueSeed>>;
   /**
    * A PEM key and certificate to listen with TLS (`amqp+ssl://`); without, plain AMQP
-   * (`amqp://`; the consumer then needs `allowInsecure: true`). `docs/dev-queue.md` shows how to
+   * (`amqp://`; the consumer then needs `allowInsecure: true`). [docs/dev-queue.md](../../docs/dev-queue.md) shows how to
    * make a local certificate with one `openssl` command.
    */
   readonly tls?: DevQueueTls;

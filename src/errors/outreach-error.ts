@@ -3,7 +3,8 @@
  *
  * @remarks
  * The codes are a closed, documented union so that `switch (err.code)` is exhaustive. New codes
- * are added in minor releases and listed in the CHANGELOG.
+ * are added in minor releases and listed in the CHANGELOG. Each code's causes and fixes:
+ * [Troubleshooting](../../docs/troubleshooting.md).
  *
  * Decoding and the model:
  * - `DECODE_FAILED`: a message body could not be turned into an outreach (see {@link OutreachDecodeError}).

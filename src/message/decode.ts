@@ -62,7 +62,7 @@ export function checkMaxBytes(value: unknown, optionName: string): number {
  * default codec stops looking after that many, so any body under `maxBytes` costs about as much
  * as parsing it. A leading UTF-8 byte-order mark is ignored. Text bodies are measured in UTF-8
  * bytes against `maxBytes` before parsing. Every rule the decoder applies is listed in
- * `docs/message-model.md`.
+ * [docs/message-model.md](../../docs/message-model.md).
  *
  * @typeParam A - what the codec produces; {@link Outreach} unless you pass your own codec
  * @param body - `message.body` as rhea gives it: a `string` (an `amqp-value` string, which is

@@ -74,7 +74,7 @@ export interface OutreachProperty {
  *
  * @remarks
  * The spec never shows a whole message, so this envelope is our reading of its words; every
- * choice is listed in `docs/message-model.md`. If Civitas' real messages differ, pass your own
+ * choice is listed in [docs/message-model.md](../../docs/message-model.md). If Civitas' real messages differ, pass your own
  * io-ts codec to {@link decodeOutreach}.
  */
 export interface Outreach {

@@ -9,7 +9,7 @@ import { OutreachError } from '../errors/outreach-error.js';
  * (e.g. `NodeSDK.start()`); with none registered, the API's no-op providers record nothing. Give
  * providers here to use others than the global ones. When the API is not installed, telemetry is
  * off and nothing fails. Spans, attributes and metric labels never hold message bodies, student
- * data, error messages or credentials. See `docs/telemetry.md`.
+ * data, error messages or credentials. See [docs/telemetry.md](../../docs/telemetry.md).
  *
  * The provider types are the part of OpenTelemetry's `TracerProvider` and `MeterProvider` that
  * the consumer calls, so that this package's types do not depend on `@opentelemetry/api`: pass

@@ -86,7 +86,7 @@ const FACULTY_AT = '2018-06-11T19:30:23.473274';
 /**
  * The spec's three examples as complete messages. The outreach properties are the spec's, field
  * for field (including the advisor example's id `Oecba66b-…`, with a letter O); the envelope and
- * the students around them are our reading of the spec's words (`docs/message-model.md`), with
+ * the students around them are our reading of the spec's words ([docs/message-model.md](../../docs/message-model.md)), with
  * the spec's sample names. Fresh objects on every call, so a test may change its copy.
  *
  * @example
