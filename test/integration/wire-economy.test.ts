@@ -2,7 +2,7 @@
 // disposition for a range of delivery ids), credit in steps of a quarter of the window, and no
 // drain (the dry check) while messages still flow. Frames are counted at rhea's frame writer, for
 // the consumer's connection only. These are the throughput fixes of docs/delivery-guarantees.md
-// ("What goes on the wire"); the figures they bought are in the README's benchmark section.
+// ("What goes on the wire"); the figures they bought are in docs/benchmarks.md and docs/development.md.
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutreachConsumer } from '../../src/index.js';

@@ -46,7 +46,7 @@ Options:
     const report = await consumer.close();
     context.stdout.write(
       `${shown} outreach decoded and accepted (${report.accepted} settled as accepted); ${q.depth(DEV_QUEUE_NAME)} left on the queue.\n` +
-        `Next: your own queue with \`civitas-outreach check\` and \`pull\` (docs/cli.md), or OutreachConsumer in your code (README).\n`,
+        `Next: your own queue with \`civitas-outreach check\` and \`pull\` (docs/cli.md), or OutreachConsumer in your code (docs/getting-started.md).\n`,
     );
     return report.accepted === samples.length ? EXIT.ok : EXIT.failure;
   },
