@@ -30,6 +30,11 @@ const version = process.env.SF_API_VERSION ?? '62.0'; // sObject Collections ups
 let standIn: SalesforceStandIn | undefined;
 let instanceUrl = process.env.SF_INSTANCE_URL;
 let accessToken = process.env.SF_ACCESS_TOKEN;
+if ((instanceUrl === undefined || instanceUrl === '') && process.env.CIVITAS_URL !== undefined) {
+  // The stand-in keeps Tasks in memory: draining Civitas' queue into it would lose the messages.
+  console.error("CIVITAS_URL is set but SF_INSTANCE_URL is not: refusing to drain Civitas' queue into the local stand-in. Set SF_INSTANCE_URL and SF_ACCESS_TOKEN.");
+  process.exit(2);
+}
 if (instanceUrl === undefined || instanceUrl === '') {
   accessToken = 'stand-in-token';
   standIn = await startSalesforceStandIn({ accessToken });
