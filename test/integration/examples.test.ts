@@ -31,4 +31,19 @@ describe('examples on the embedded default', () => {
     expect(out).toContain('stored 500 this run; in PostgreSQL (schema civitas_dev): 500 outreach');
     expect(out).toMatch(/accepted: 500/);
   });
+
+  it('manual-ack.ts settles each delivery itself: retry, reject, and the forgotten one released at close', async () => {
+    const out = await run('examples/manual-ack.ts');
+    expect(out).toMatch(/attempt 1 of \S+ failed \(the CRM timed out\): retry/);
+    expect(out.match(/failed \(the CRM refuses this record\): retry/g)).toHaveLength(2);
+    expect(out).toMatch(/attempt 3 of \S+ failed \(the CRM refuses this record\): reject/);
+    expect(out).toContain('unsettled and still held: 1');
+    expect(out).toMatch(/closed: \{\s+accepted: 21,\s+retried: 3,\s+rejected: 1,\s+released: 1,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: true\s+\}/);
+    // The forgotten one came back unchanged (count not raised) and was stored once.
+    const forgotten = /handled (\S+) but forgot to settle it/.exec(out)?.[1];
+    expect(forgotten).toBeDefined();
+    expect(out).toContain(`second consumer stored ${forgotten!} (attempt 1) and accepted it`);
+    expect(out).toContain('stored 22 outreach; 1 copy of the flaky one, not the poison one');
+  });
+
 });
