@@ -46,4 +46,15 @@ describe('examples on the embedded default', () => {
     expect(out).toContain('stored 22 outreach; 1 copy of the flaky one, not the poison one');
   });
 
+  it('own-strategy.ts retries with its own delay, then parks and accepts what keeps failing', async () => {
+    const out = await run('examples/own-strategy.ts');
+    expect(out.match(/handler failed: CRM timed out on/g)).toHaveLength(2);
+    expect(out.match(/handler failed: CRM refuses/g)).toHaveLength(3);
+    expect(out).toMatch(/parked \S+ after 3 attempts/);
+    // Nothing rejected into the broker's DLQ: the parked one is accepted once stored.
+    expect(out).toMatch(/closed: \{\s+accepted: 32,\s+retried: 4,\s+rejected: 0,\s+released: 0,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: false\s+\}/);
+    expect(out).toContain('stored 31 of 32 outreach; flaky stored: true');
+    expect(out).toContain('parking file holds 1 message(s): poison parked: true');
+  });
+
 });
