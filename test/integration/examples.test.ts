@@ -3,7 +3,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { invalidOutreachCases } from '../../src/testing/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const run = async (file: string): Promise<string> => {
@@ -55,6 +57,37 @@ describe('examples on the embedded default', () => {
     expect(out).toMatch(/closed: \{\s+accepted: 32,\s+retried: 4,\s+rejected: 0,\s+released: 0,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: false\s+\}/);
     expect(out).toContain('stored 31 of 32 outreach; flaky stored: true');
     expect(out).toContain('parking file holds 1 message(s): poison parked: true');
+  });
+
+  it('quarantine.ts stores each undecodable message in its quarantine table and the good ones in the sink', async () => {
+    const out = await run('examples/quarantine.ts');
+    expect(out).toMatch(/closed: \{\s+accepted: 49,\s+retried: 0,\s+rejected: 0,[\s\S]*invalid: 9,/);
+    const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres', max: 1 });
+    try {
+      const schema = 'civitas_quarantine_dev';
+      const { rows } = await pool.query<{ message_id: string | null; delivery_count: number; error_kind: string; issues: { path: string }[]; body: Buffer | null }>(
+        `SELECT message_id, delivery_count, error_kind, issues, body FROM ${schema}.outreach_quarantine`,
+      );
+      // What the example sent: each broken shape that is text or bytes, built the same way.
+      const sent = invalidOutreachCases({ maxBodyBytes: 1024 * 1024, seed: 7 }).filter((c) => typeof c.message === 'string' || c.message instanceof Uint8Array);
+      expect(rows).toHaveLength(sent.length);
+      const byBody = new Map(rows.map((r) => [r.body?.toString('base64'), r]));
+      for (const c of sent) {
+        const bytes = typeof c.message === 'string' ? Buffer.from(c.message, 'utf8') : Buffer.from(c.message as Uint8Array);
+        const row = byBody.get(bytes.toString('base64'));
+        expect(row, c.kind).toBeDefined();
+        expect(row!.error_kind, c.kind).toBe(c.decodeErrorKind);
+        expect(row!.delivery_count).toBe(0);
+        expect(row!.message_id).toMatch(/^m-/);
+      }
+      const wrongType = rows.find((r) => r.issues.some((i) => i.path === 'students[0].emailAddress'));
+      expect(wrongType?.error_kind).toBe('wrong-shape');
+      const { rows: stored } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.outreach`);
+      expect(stored[0]!.n).toBe('40');
+      expect(out).toContain(`stored 40 outreach this run; in ${schema}.outreach: 40; in ${schema}.outreach_quarantine: 9`);
+    } finally {
+      await pool.end();
+    }
   });
 
 });
