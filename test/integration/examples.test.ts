@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { invalidOutreachCases } from '../../src/testing/index.js';
+import { invalidOutreachCases, makeOutreachMessages } from '../../src/testing/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const run = async (file: string): Promise<string> => {
@@ -88,6 +88,24 @@ describe('examples on the embedded default', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it('label-drift.ts finds renamed labels by valueId and reports each rename once', async () => {
+    const out = await run('examples/label-drift.ts');
+    // The example's messages: seed 300, labels renamed from the 21st on.
+    const emailSent = '5bb6226a-5db7-69b7-2054-0b7a725e045a';
+    const hasEmail = [...makeOutreachMessages(40, { seed: 300 })].map((m) => m.outreachProperties.some((p) => p.valueId === emailSent));
+    const all = hasEmail.filter(Boolean).length;
+    const before = hasEmail.slice(0, 20).filter(Boolean).length;
+    expect(before).toBeGreaterThan(0);
+    expect(all).toBeGreaterThan(before);
+    expect(out).toContain('read 40 outreach');
+    expect(out).toContain(`emailSent by valueId: ${all}; by the label "Email sent": ${before} (a label-keyed integration missed ${all - before})`);
+    const drifts = out.match(/^label drift: .*$/gm) ?? [];
+    expect(drifts).toHaveLength(2);
+    expect(drifts).toContainEqual(expect.stringContaining(`label drift: ${emailSent} (outreachMediumResult) "Email sent" -> "Email delivered"`));
+    expect(drifts).toContainEqual(expect.stringContaining('(outreachReason) "GPA" -> "GPA below threshold"'));
+    expect(out).toContain(`label now: ${emailSent} outreachMediumResult "Email delivered"`);
   });
 
 });
