@@ -1,6 +1,6 @@
 // The examples users copy must run as shipped, on the embedded default (each starts its own
 // broker and fills a development queue with sample outreach).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -108,4 +108,44 @@ describe('examples on the embedded default', () => {
     expect(out).toContain(`label now: ${emailSent} outreachMediumResult "Email delivered"`);
   });
 
+  it('service.ts serves /healthz and /readyz, exports a span per delivery, and stops cleanly on SIGTERM', async () => {
+    const env = { ...process.env };
+    delete env.CIVITAS_URL;
+    delete env.PORT;
+    const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['examples/service.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => void (out += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => void (out += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const until = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + 120_000;
+      while (!(await check())) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what}; output so far:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await until('port', () => /health endpoint on http:\/\/127\.0\.0\.1:\d+/.test(out));
+      const base = /health endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+      const get = async (path: string): Promise<{ status: number; body: { ok: boolean; state: string; counts: { accepted: number } } }> => {
+        const response = await fetch(base + path);
+        return { status: response.status, body: (await response.json()) as { ok: boolean; state: string; counts: { accepted: number } } };
+      };
+      await until('ready', async () => (await get('/readyz')).status === 200);
+      await until('drained', () => out.includes('queue drained: handled 30 so far'));
+      const ready = await get('/readyz');
+      expect(ready).toMatchObject({ status: 200, body: { ok: true, state: 'open', counts: { accepted: 30 } } });
+      expect((await get('/healthz')).status).toBe(200);
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+      // The batch span processor exports within half a second.
+      await until('spans', () => (out.match(/^span process civitas\.outreach\.dev outcome=accepted /gm) ?? []).length === 30);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    expect(out).toContain('SIGTERM: closing');
+    expect(out).toMatch(/closed: \{\s+accepted: 30,\s+retried: 0,\s+rejected: 0,\s+released: 0,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: false\s+\}/);
+    expect(out.trimEnd().endsWith('stopped')).toBe(true);
+  });
 });
