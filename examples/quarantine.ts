@@ -1,4 +1,5 @@
-// Undecodable messages into a PostgreSQL quarantine table, good ones into the sink. The
+// Undecodable messages into a PostgreSQL quarantine table, good ones into the sink
+// (examples/postgres-sink.ts). The
 // `onInvalid` hook stores each broken message (its bytes as they arrived, the decode error's kind
 // and issues, message id, delivery count); only after the row is committed is the message settled,
 // and with `invalidPolicy: 'accept'` it is then deleted from the queue: the quarantine table is its
@@ -13,7 +14,7 @@
 // prints the quarantine rows and stops. Against Civitas' queue (CIVITAS_URL & co., PG* variables,
 // PGSCHEMA) it runs until SIGINT/SIGTERM.
 import type { Pool } from 'pg';
-import { batched, OutreachConsumer, type InvalidMessage } from 'civitas-outreach';
+import { OutreachConsumer, type InvalidMessage } from 'civitas-outreach';
 import { invalidOutreachCases } from 'civitas-outreach/testing';
 import { exampleConnection } from './dev-broker.js';
 import { commitBatch, createOutreachTables, examplePool } from './postgres-sink.js';
@@ -76,14 +77,6 @@ const consumer = new OutreachConsumer({
   ...connection.options,
   prefetch: 50,
   maxBodyBytes,
-  strategy: batched({
-    size: 20,
-    maxWaitMs: 300,
-    commit: async (batch) => {
-      await commitBatch(pool, batch, schema);
-      stored += batch.length;
-    },
-  }),
   onInvalid: (invalid) => quarantine(pool, schema, invalid),
   invalidPolicy: 'accept', // the quarantine row is the copy
 });
@@ -96,7 +89,14 @@ const shutdown = async (): Promise<void> => console.log('closed:', await consume
 process.once('SIGINT', () => void shutdown());
 process.once('SIGTERM', () => void shutdown());
 
-await consumer.start(() => undefined); // nothing to check per message here: the batch commit stores them
+// Good messages: one transaction each (see drain-to-postgres.ts for batches), accepted after COMMIT.
+await consumer.start(
+  async (delivery) => {
+    await commitBatch(pool, [delivery], schema);
+    stored++;
+  },
+  { concurrency: 4 },
+);
 
 if (connection.embedded) {
   await new Promise<void>((resolve) => consumer.once('drained', resolve));
