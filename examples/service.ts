@@ -5,7 +5,7 @@
 // then the HTTP server and the exporter shut down and the process exits 0 with the close report.
 //
 //   npm run example:service           (embedded default; or set CIVITAS_URL & co.)
-//   curl localhost:<port>/readyz      (PORT=8080 to choose the port; default: a free one, printed)
+//   curl localhost:<port>/readyz      (PORT=8080 to choose the port, default a free one, printed; HOST)
 //
 // It runs until SIGTERM or SIGINT (Ctrl-C), also on the embedded default.
 //
@@ -72,9 +72,10 @@ const server = http.createServer((request, response) => {
   // The snapshot holds counts and states only: no message, no student data.
   response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok, ...health }));
 });
-await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', resolve));
+const host = process.env.HOST ?? '127.0.0.1'; // HOST=0.0.0.0 in a container, for the orchestrator's probes
+await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), host, resolve));
 const { port } = server.address() as { port: number };
-console.log(`health endpoint on http://127.0.0.1:${port} (/healthz, /readyz)`);
+console.log(`health endpoint on http://${host}:${port} (/healthz, /readyz)`);
 
 // ---- graceful stop -------------------------------------------------------------------------
 

@@ -112,6 +112,7 @@ describe('examples on the embedded default', () => {
     const env = { ...process.env };
     delete env.CIVITAS_URL;
     delete env.PORT;
+    delete env.HOST;
     const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['examples/service.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => void (out += chunk.toString('utf8')));
