@@ -3,7 +3,7 @@
 // filled with sample outreach, as Civitas' development queue comes with sample data).
 import { type Outreach, type OutreachConsumerOptions } from 'civitas-outreach';
 import { makeOutreachMessages } from 'civitas-outreach/testing';
-import { sendSamples } from './seed-dev-queue.js';
+import { sendBodies, sendSamples } from './seed-dev-queue.js';
 
 /** Connection settings for the examples, and how to clean up. */
 export interface ExampleConnection {
@@ -13,6 +13,12 @@ export interface ExampleConnection {
   readonly embedded: boolean;
   /** How many sample messages were put on the embedded queue (Infinity for a real queue). */
   readonly samples: number;
+  /**
+   * Puts more messages on the embedded queue, after the samples (any text or bytes: e.g. broken
+   * messages, or outreach of your own). `undefined` for a real queue: the examples never publish
+   * to Civitas' queue.
+   */
+  readonly publish: ((bodies: readonly (string | Buffer)[]) => Promise<void>) | undefined;
   /** Stops the embedded broker; nothing for a real queue. */
   stop(): Promise<void>;
 }
@@ -30,6 +36,7 @@ export async function exampleConnection(samples = 200): Promise<ExampleConnectio
       options: { url: need('CIVITAS_URL').split(','), username: need('CIVITAS_USERNAME'), password: need('CIVITAS_PASSWORD'), queue: need('CIVITAS_QUEUE') },
       embedded: false,
       samples: Number.POSITIVE_INFINITY,
+      publish: undefined,
       stop: async () => undefined,
     };
   }
@@ -43,6 +50,7 @@ export async function exampleConnection(samples = 200): Promise<ExampleConnectio
     options: { url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem },
     embedded: true,
     samples,
+    publish: (bodies) => sendBodies(broker, queue, bodies),
     stop: () => broker.stop(),
   };
 }

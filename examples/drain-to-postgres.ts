@@ -14,30 +14,11 @@
 //
 // The database is checked first, before any broker is started: without one it says which PG*
 // variables to set and exits 1.
-import pg from 'pg';
 import { batched, LabelDriftDetector, OutreachConsumer } from 'civitas-outreach';
 import { exampleConnection } from './dev-broker.js';
-import { commitBatch, createOutreachTables } from './postgres-sink.js';
+import { commitBatch, createOutreachTables, examplePool } from './postgres-sink.js';
 
-const database = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  database: process.env.PGDATABASE ?? 'test',
-  user: process.env.PGUSER ?? 'postgres',
-};
-const pool = new pg.Pool({ ...database, ...(process.env.PGPASSWORD === undefined ? {} : { password: process.env.PGPASSWORD }) });
-try {
-  await pool.query('SELECT 1');
-} catch (error) {
-  const { code, message } = error as { code?: string; message?: string };
-  const reason = message !== undefined && message !== '' ? message : (code ?? String(error));
-  console.error(
-    `No PostgreSQL at ${database.host}:${database.port} (database ${database.database}, user ${database.user}): ${reason}. ` +
-      'Set PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD to a database this job may create tables in, and run it again.',
-  );
-  await pool.end().catch(() => undefined);
-  process.exit(1);
-}
+const pool = await examplePool();
 const { options, embedded, stop } = await exampleConnection(500);
 const schema = embedded ? 'civitas_dev' : (process.env.PGSCHEMA ?? 'public');
 await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);

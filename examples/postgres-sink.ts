@@ -1,8 +1,36 @@
 // A PostgreSQL sink for outreach: one transaction per batch, idempotent upserts keyed by
 // outreachId, so a message delivered twice (normal after a reconnect) is stored once.
-// Used by examples/drain-to-postgres.ts and by the integration tests.
-import type { Pool, PoolClient } from 'pg';
+// Used by examples/drain-to-postgres.ts, examples/quarantine.ts and by the integration tests.
+import pg, { type Pool, type PoolClient } from 'pg';
 import { civitasTimestampToDate, indexProperties, type Outreach, type OutreachDelivery } from 'civitas-outreach';
+
+/**
+ * A pool on the database from the usual PG* variables (default: 127.0.0.1:5432, database `test`,
+ * user `postgres`), checked with one query. Without a database it says which variables to set,
+ * on one line, and exits 1: call it before starting anything else.
+ */
+export async function examplePool(): Promise<Pool> {
+  const database = {
+    host: process.env.PGHOST ?? '127.0.0.1',
+    port: Number(process.env.PGPORT ?? 5432),
+    database: process.env.PGDATABASE ?? 'test',
+    user: process.env.PGUSER ?? 'postgres',
+  };
+  const pool = new pg.Pool({ ...database, ...(process.env.PGPASSWORD === undefined ? {} : { password: process.env.PGPASSWORD }) });
+  try {
+    await pool.query('SELECT 1');
+    return pool;
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    const reason = message !== undefined && message !== '' ? message : (code ?? String(error));
+    console.error(
+      `No PostgreSQL at ${database.host}:${database.port} (database ${database.database}, user ${database.user}): ${reason}. ` +
+        'Set PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD to a database this job may create tables in, and run it again.',
+    );
+    await pool.end().catch(() => undefined);
+    process.exit(1);
+  }
+}
 
 /** Creates the two tables if they do not exist. */
 export async function createOutreachTables(pool: Pool, schema = 'public'): Promise<void> {

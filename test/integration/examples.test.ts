@@ -1,9 +1,11 @@
 // The examples users copy must run as shipped, on the embedded default (each starts its own
 // broker and fills a development queue with sample outreach).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { invalidOutreachCases, makeOutreachMessages } from '../../src/testing/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const run = async (file: string): Promise<string> => {
@@ -30,5 +32,121 @@ describe('examples on the embedded default', () => {
     const out = await run('examples/drain-to-postgres.ts');
     expect(out).toContain('stored 500 this run; in PostgreSQL (schema civitas_dev): 500 outreach');
     expect(out).toMatch(/accepted: 500/);
+  });
+
+  it('manual-ack.ts settles each delivery itself: retry, reject, and the forgotten one released at close', async () => {
+    const out = await run('examples/manual-ack.ts');
+    expect(out).toMatch(/attempt 1 of \S+ failed \(the CRM timed out\): retry/);
+    expect(out.match(/failed \(the CRM refuses this record\): retry/g)).toHaveLength(2);
+    expect(out).toMatch(/attempt 3 of \S+ failed \(the CRM refuses this record\): reject/);
+    expect(out).toContain('unsettled and still held: 1');
+    expect(out).toMatch(/closed: \{\s+accepted: 21,\s+retried: 3,\s+rejected: 1,\s+released: 1,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: true\s+\}/);
+    // The forgotten one came back unchanged (count not raised) and was stored once.
+    const forgotten = /handled (\S+) but forgot to settle it/.exec(out)?.[1];
+    expect(forgotten).toBeDefined();
+    expect(out).toContain(`second consumer stored ${forgotten!} (attempt 1) and accepted it`);
+    expect(out).toContain('stored 22 outreach; 1 copy of the flaky one, not the poison one');
+  });
+
+  it('own-strategy.ts retries with its own delay, then parks and accepts what keeps failing', async () => {
+    const out = await run('examples/own-strategy.ts');
+    expect(out.match(/handler failed: CRM timed out on/g)).toHaveLength(2);
+    expect(out.match(/handler failed: CRM refuses/g)).toHaveLength(3);
+    expect(out).toMatch(/parked \S+ after 3 attempts/);
+    // Nothing rejected into the broker's DLQ: the parked one is accepted once stored.
+    expect(out).toMatch(/closed: \{\s+accepted: 32,\s+retried: 4,\s+rejected: 0,\s+released: 0,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: false\s+\}/);
+    expect(out).toContain('stored 31 of 32 outreach; flaky stored: true');
+    expect(out).toContain('parking file holds 1 message(s): poison parked: true');
+  });
+
+  it('quarantine.ts stores each undecodable message in its quarantine table and the good ones in the sink', async () => {
+    const out = await run('examples/quarantine.ts');
+    expect(out).toMatch(/closed: \{\s+accepted: 49,\s+retried: 0,\s+rejected: 0,[\s\S]*invalid: 9,/);
+    const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres', max: 1 });
+    try {
+      const schema = 'civitas_quarantine_dev';
+      const { rows } = await pool.query<{ message_id: string | null; delivery_count: number; error_kind: string; issues: { path: string }[]; body: Buffer | null }>(
+        `SELECT message_id, delivery_count, error_kind, issues, body FROM ${schema}.outreach_quarantine`,
+      );
+      // What the example sent: each broken shape that is text or bytes, built the same way.
+      const sent = invalidOutreachCases({ maxBodyBytes: 1024 * 1024, seed: 7 }).filter((c) => typeof c.message === 'string' || c.message instanceof Uint8Array);
+      expect(rows).toHaveLength(sent.length);
+      const byBody = new Map(rows.map((r) => [r.body?.toString('base64'), r]));
+      for (const c of sent) {
+        const bytes = typeof c.message === 'string' ? Buffer.from(c.message, 'utf8') : Buffer.from(c.message as Uint8Array);
+        const row = byBody.get(bytes.toString('base64'));
+        expect(row, c.kind).toBeDefined();
+        expect(row!.error_kind, c.kind).toBe(c.decodeErrorKind);
+        expect(row!.delivery_count).toBe(0);
+        expect(row!.message_id).toMatch(/^m-/);
+      }
+      const wrongType = rows.find((r) => r.issues.some((i) => i.path === 'students[0].emailAddress'));
+      expect(wrongType?.error_kind).toBe('wrong-shape');
+      const { rows: stored } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.outreach`);
+      expect(stored[0]!.n).toBe('40');
+      expect(out).toContain(`stored 40 outreach this run; in ${schema}.outreach: 40; in ${schema}.outreach_quarantine: 9`);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('label-drift.ts finds renamed labels by valueId and reports each rename once', async () => {
+    const out = await run('examples/label-drift.ts');
+    // The example's messages: seed 300, labels renamed from the 21st on.
+    const emailSent = '5bb6226a-5db7-69b7-2054-0b7a725e045a';
+    const hasEmail = [...makeOutreachMessages(40, { seed: 300 })].map((m) => m.outreachProperties.some((p) => p.valueId === emailSent));
+    const all = hasEmail.filter(Boolean).length;
+    const before = hasEmail.slice(0, 20).filter(Boolean).length;
+    expect(before).toBeGreaterThan(0);
+    expect(all).toBeGreaterThan(before);
+    expect(out).toContain('read 40 outreach');
+    expect(out).toContain(`emailSent by valueId: ${all}; by the label "Email sent": ${before} (a label-keyed integration missed ${all - before})`);
+    const drifts = out.match(/^label drift: .*$/gm) ?? [];
+    expect(drifts).toHaveLength(2);
+    expect(drifts).toContainEqual(expect.stringContaining(`label drift: ${emailSent} (outreachMediumResult) "Email sent" -> "Email delivered"`));
+    expect(drifts).toContainEqual(expect.stringContaining('(outreachReason) "GPA" -> "GPA below threshold"'));
+    expect(out).toContain(`label now: ${emailSent} outreachMediumResult "Email delivered"`);
+  });
+
+  it('service.ts serves /healthz and /readyz, exports a span per delivery, and stops cleanly on SIGTERM', async () => {
+    const env = { ...process.env };
+    delete env.CIVITAS_URL;
+    delete env.PORT;
+    delete env.HOST;
+    const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['examples/service.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => void (out += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => void (out += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const until = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + 120_000;
+      while (!(await check())) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what}; output so far:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await until('port', () => /health endpoint on http:\/\/127\.0\.0\.1:\d+/.test(out));
+      const base = /health endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+      const get = async (path: string): Promise<{ status: number; body: { ok: boolean; state: string; counts: { accepted: number } } }> => {
+        const response = await fetch(base + path);
+        return { status: response.status, body: (await response.json()) as { ok: boolean; state: string; counts: { accepted: number } } };
+      };
+      await until('ready', async () => (await get('/readyz')).status === 200);
+      await until('drained', () => out.includes('queue drained: handled 30 so far'));
+      const ready = await get('/readyz');
+      expect(ready).toMatchObject({ status: 200, body: { ok: true, state: 'open', counts: { accepted: 30 } } });
+      expect((await get('/healthz')).status).toBe(200);
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+      // The batch span processor exports within half a second.
+      await until('spans', () => (out.match(/^span process civitas\.outreach\.dev outcome=accepted /gm) ?? []).length === 30);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    expect(out).toContain('SIGTERM: closing');
+    expect(out).toMatch(/closed: \{\s+accepted: 30,\s+retried: 0,\s+rejected: 0,\s+released: 0,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: false\s+\}/);
+    expect(out.trimEnd().endsWith('stopped')).toBe(true);
   });
 });
