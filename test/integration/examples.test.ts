@@ -34,6 +34,19 @@ describe('examples on the embedded default', () => {
     expect(out).toMatch(/accepted: 500/);
   });
 
+  it('salesforce/drain-to-salesforce.ts (npm run example:salesforce) stores every sample as Tasks on the stand-in, through a rate limit', async () => {
+    const env = { ...process.env };
+    delete env.CIVITAS_URL;
+    delete env.SF_INSTANCE_URL;
+    const { stdout: out } = await promisify(execFile)(join(root, 'node_modules', '.bin', 'tsx'), ['examples/salesforce/drain-to-salesforce.ts'], { cwd: root, env, timeout: 170_000 });
+    expect(out).toContain('using the local Salesforce stand-in');
+    expect(out).toMatch(/Salesforce took work again after [\d.]+ s/); // the first request's REQUEST_LIMIT_EXCEEDED paused it
+    const stored = /stored 200 outreach as Tasks: (\d+) created, 0 updated; 0 dead-lettered/.exec(out);
+    expect(stored, out).not.toBeNull();
+    expect(out).toContain(`the stand-in holds ${stored![1]} Tasks (one per outreach and student) for 200 sample outreach`);
+    expect(out).toMatch(/closed: \{[\s\S]*accepted: 200/);
+  });
+
   it('manual-ack.ts settles each delivery itself: retry, reject, and the forgotten one released at close', async () => {
     const out = await run('examples/manual-ack.ts');
     expect(out).toMatch(/attempt 1 of \S+ failed \(the CRM timed out\): retry/);
