@@ -13,5 +13,5 @@ const consumer = new OutreachConsumer({
   queue: process.env.CIVITAS_QUEUE!,
 });
 consumer.on('error', (err, source) => console.warn(`[${source}] ${err.code}: ${err.message}`));
-await consumer.start((delivery) => upsert(delivery.outreach).then(() => undefined)); // BROKEN
+await consumer.start((delivery) => upsert(delivery.outreach)); // accepted once upsert resolves
 process.once('SIGTERM', () => void consumer.close({ deadlineMs: 20_000 }));
