@@ -72,7 +72,7 @@ function setting(values: ParsedValues, context: CliContext, flag: string, variab
  */
 export async function resolveConnection(values: ParsedValues, context: CliContext): Promise<ConnectionSettings> {
   const url = setting(values, context, 'url', 'CIVITAS_URL', 'the broker URL (amqp+ssl://…:5671)');
-  const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const urls = splitUrlList(url);
   let endpoints: BrokerEndpoint[];
   let allowInsecure = false;
   try {
@@ -99,6 +99,27 @@ export async function resolveConnection(values: ParsedValues, context: CliContex
   }
   const password = await passwordFor(username, endpoints[0]!, context);
   return { urls, endpoints, username, password, queue, ca, allowInsecure };
+}
+
+/**
+ * The URLs of a `CIVITAS_URL` value: comma-separated, where a `failover:(a,b)` list (with any
+ * `?options` after it) stays one item, expanded later by the consumer's URL parser.
+ */
+export function splitUrlList(text: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1);
+    else if ((c === ',' && depth === 0) || c === undefined) {
+      const item = text.slice(start, i).trim();
+      if (item !== '') items.push(item);
+      start = i + 1;
+    }
+  }
+  return items;
 }
 
 /** The endpoints of plain `amqp://` URLs when every one of them is this machine; else `undefined`. */

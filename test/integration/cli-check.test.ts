@@ -65,6 +65,10 @@ describe('check', () => {
     const run = await runCli(['check'], cliEnv(broker, uniqueQueue('cli-check'), { CIVITAS_URL: `amqps://127.0.0.1:${port},amqps://127.0.0.1:${broker.amqpsPort}` }));
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^ok: amqps://127\\.0\\.0\\.1:${broker.amqpsPort}: .*; amqps://127\\.0\\.0\\.1:${port}: connection refused`));
+    // The same pair as the failover:(a,b) form that --help offers.
+    const failover = await runCli(['check'], cliEnv(broker, uniqueQueue('cli-check'), { CIVITAS_URL: `failover:(amqps://127.0.0.1:${port},amqps://127.0.0.1:${broker.amqpsPort})?randomize=false` }));
+    expect(failover.code, failover.stderr).toBe(0);
+    expect(failover.stdout).toMatch(new RegExp(`^ok: amqps://127\\.0\\.0\\.1:${broker.amqpsPort}: `));
   });
 });
 
