@@ -40,6 +40,10 @@ export function atLeastOnce<A = unknown>(options: AtLeastOnceOptions<A> = {}): A
  * Accept each delivery as it arrives, before your code runs. If your code throws or the process
  * dies, the message is gone for good.
  *
+ * What it holds was accepted already, so it cannot be handed back: on `pause()` and during a sink
+ * outage those messages still go to your code; `close()` drops the ones not yet handed to your
+ * code (up to `prefetch`) and logs how many at `warn`.
+ *
  * @remarks Only for data you can afford to lose, and only when you say so: the name is the
  * warning. Measured on ActiveMQ: a handler that throws loses its message (see
  * [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md)).

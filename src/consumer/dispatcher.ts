@@ -119,12 +119,26 @@ export class Dispatcher<A> {
     }
   }
 
-  /** Hands every buffered delivery back to the broker (released, not counted). */
-  handBackBuffered(): void {
+  /**
+   * Hands every buffered delivery back to the broker (released, not counted). One already settled
+   * on arrival (`atMostOnce()` accepts before your code) cannot go back: on a pause or an outage it
+   * stays in the buffer and still reaches your code; when closing it is dropped, and the log says
+   * how many (`closing` true).
+   */
+  handBackBuffered(closing = false): void {
     const table = this.#host.table;
-    for (const delivery of table.takeBuffered()) {
+    const taken = table.takeBuffered((delivery) => !closing && delivery.settled);
+    let dropped = 0;
+    for (const delivery of taken) {
       if (!delivery.settled && delivery.outcome === undefined) delivery.release();
+      else dropped++;
       table.finish(delivery);
+    }
+    if (dropped > 0) {
+      this.#host.settings.logger.warn(
+        { dropped },
+        'closing: messages accepted on arrival (at-most-once) and not yet handed to your code are lost',
+      );
     }
   }
 

@@ -36,7 +36,7 @@ export interface Counts {
 export class InFlightTable<A> {
   readonly counts: Counts = { accepted: 0, retried: 0, rejected: 0, released: 0, lost: 0, invalid: 0 };
   readonly #held = new Map<OutreachDelivery<unknown>, Held>();
-  readonly #buffer: OutreachDelivery<A>[] = [];
+  #buffer: OutreachDelivery<A>[] = [];
   readonly #onFreed: () => void;
   #inHandler = 0;
   #failed = 0;
@@ -86,11 +86,17 @@ export class InFlightTable<A> {
     return delivery;
   }
 
-  /** Takes every buffered delivery out of the buffer (to hand them back). */
-  takeBuffered(): OutreachDelivery<A>[] {
-    const all = this.#buffer.splice(0);
-    for (const d of all) this.setPhase(d, 'done');
-    return all;
+  /**
+   * Takes the buffered deliveries out of the buffer (to hand them back), but for those `keep`
+   * says stay, which keep their place in it.
+   */
+  takeBuffered(keep: (delivery: OutreachDelivery<A>) => boolean = () => false): OutreachDelivery<A>[] {
+    const taken: OutreachDelivery<A>[] = [];
+    const kept: OutreachDelivery<A>[] = [];
+    for (const d of this.#buffer) (keep(d) ? kept : taken).push(d);
+    this.#buffer = kept;
+    for (const d of taken) this.setPhase(d, 'done');
+    return taken;
   }
 
   phaseOf(delivery: OutreachDelivery<unknown>): Phase | undefined {

@@ -241,7 +241,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   /**
    * Stops taking messages, e.g. while your CRM answers with a rate limit: no credit is granted,
    * the credit the broker holds is taken back (AMQP drain), messages not yet handed to your code go
-   * back unchanged (not counted), and work in hand finishes and is settled as usual. Once nothing
+   * back unchanged (not counted), and work in hand finishes and is settled as usual. Under
+   * `atMostOnce()` the messages it holds were accepted on arrival and cannot go back: they still
+   * reach your code. Once nothing
    * is held, the consumer closes its connection (`health().connected` is then `false`): ActiveMQ
    * keeps a handed-back message for the link it was sent on, and only a closed link puts it back on
    * the queue, where other consumers can have it. Outage probes wait too. Idempotent. See
@@ -503,8 +505,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#table.notify();
     if (wasIdle) return this.#finishClose(0, false);
 
-    // Buffered but never handed out: straight back to the queue.
-    this.#dispatcher.handBackBuffered();
+    // Buffered but never handed out: straight back to the queue (at-most-once ones cannot go back).
+    this.#dispatcher.handBackBuffered(true);
 
     const deadlineMs = options.deadlineMs ?? DEFAULT_CLOSE_DEADLINE_MS;
     let timedOut = false;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import rhea from 'rhea';
 import type { Connection, ConnectionOptions, EventContext, Receiver, ReceiverOptions } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
-import { atLeastOnce, isOutreachError, manual, OutreachConsumer, type OutreachConsumerOptions, type OutreachDelivery, type Outreach } from '../../src/index.js';
+import { atLeastOnce, atMostOnce, isOutreachError, manual, OutreachConsumer, type OutreachConsumerOptions, type OutreachDelivery, type Outreach } from '../../src/index.js';
 import { exampleOutreachMessages, makeOutreachMessages, startDevQueue, type DevQueue, type DevQueueOptions } from '../../src/testing/index.js';
 import { selfSignedCert } from '../integration/self-signed.js';
 
@@ -358,5 +358,52 @@ describe('the rhea internals the dev queue relies on', () => {
     await waitFor(() => b.got.length === 3, 'three');
     await sleep(300);
     expect(b.drained).toEqual([]);
+  });
+});
+
+describe('atMostOnce(): what it holds was accepted on arrival and cannot go back', () => {
+  it('pause() keeps those messages for the handler, and close() says how many it drops', async () => {
+    const q = await devQueue({ network: false, queues: { amo: 8 } });
+    const warnings: { fields: Record<string, unknown>; msg: string }[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (fields: object, msg?: string) => void warnings.push({ fields: fields as Record<string, unknown>, msg: msg ?? '' }),
+      error: () => undefined,
+    };
+    const c = consumer(q, 'amo', { strategy: atMostOnce(), prefetch: 8, logger });
+    const handled: string[] = [];
+    let release!: () => void;
+    const first = new Promise<void>((r) => (release = r));
+    await c.start(async (delivery) => {
+      handled.push(delivery.outreach.outreachId);
+      if (handled.length === 1) await first; // the other 7 wait in the buffer
+    });
+    await waitFor(() => handled.length === 1 && c.health().held === 8, 'one in the handler, seven buffered');
+    await waitFor(() => q.depth('amo') === 0, 'all accepted on arrival');
+    c.pause();
+    release();
+    await waitFor(() => handled.length === 8, 'every accepted message handled despite the pause');
+    expect(new Set(handled).size).toBe(8);
+    await c.close();
+    expect(warnings.filter((w) => 'dropped' in w.fields)).toEqual([]);
+
+    // Closing with messages buffered: they are dropped, and the log says how many.
+    q.publish('amo', ...makeOutreachMessages(6, { seed: 3 }));
+    const d = consumer(q, 'amo', { strategy: atMostOnce(), prefetch: 6, logger });
+    let stuck!: () => void;
+    const hold = new Promise<void>((r) => (stuck = r));
+    let calls = 0;
+    await d.start(async () => {
+      calls++;
+      await hold;
+    });
+    await waitFor(() => calls === 1 && d.health().held === 6, 'one in the handler, five buffered');
+    const closing = d.close();
+    stuck();
+    const report = await closing;
+    expect(calls).toBe(1);
+    expect(report.accepted).toBe(6);
+    expect(warnings.find((w) => 'dropped' in w.fields)?.fields).toEqual({ dropped: 5 });
   });
 });
