@@ -54,7 +54,7 @@ export interface OutreachConsumerEvents {
    * that delivery. [docs/troubleshooting.md](../../docs/troubleshooting.md) lists every code.
    *
    * @remarks Unlike Node's EventEmitter, eventemitter3 does not throw when nobody listens: with no
-   * listener, errors go to the logger at `warn` (retryable) or `error` (fatal) level.
+   * listener, errors go to the logger at `warn` (every error that is not fatal, retryable or not) or `error` (fatal) level.
    */
   error: [error: OutreachError, source: ErrorSource];
   /** A message could not be decoded. It is settled by `invalidPolicy` after `onInvalid`. */
