@@ -148,7 +148,9 @@ export function batched<A = Outreach>(options: BatchedOptions<A>): AckStrategy<A
       const live = batch.filter((d) => d.outcome === undefined && !d.settled);
       if (live.length === 0) return;
       try {
-        await options.commit(live);
+        const running = Promise.resolve(options.commit(live));
+        context.working(live, running);
+        await running;
       } catch (error) {
         context.reportError(
           new OutreachError('HANDLER_FAILED', `batched: commit of ${live.length} deliveries failed; they are retried`, { cause: error }),

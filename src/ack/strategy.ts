@@ -26,6 +26,14 @@ export interface AckContext<A = unknown> {
    * and the strategy must not retry or dead-letter it. Always `false` with outage handling off.
    */
   noteFailure(delivery: OutreachDelivery<A>, error: unknown): boolean;
+  /**
+   * Tells the consumer that your sink is working on these deliveries (a batch commit) until
+   * `until` settles. If `close()` stops waiting before then, they count as `unfinished` in its
+   * report (not `released`) and are left unsettled, so the broker delivers them again, and the
+   * consumer logs a warning that a commit was still running (if it completes later, those messages
+   * may be stored twice). {@link batched} calls it for each commit.
+   */
+  working(deliveries: readonly OutreachDelivery<A>[], until: Promise<unknown>): void;
 }
 
 /**

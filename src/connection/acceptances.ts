@@ -12,13 +12,21 @@ import { flushDispositionsBefore, sessionOf } from './rhea-internals.js';
  * Any other outcome, and closing a link, first writes what waits here (`flushAcceptances`), so
  * dispositions leave in the order they were decided. An acceptance that waits here when its
  * connection is lost is never sent: the broker delivers the message again, as it would for one
- * that rhea had not yet written.
+ * that rhea had not yet written. So an acceptance counts as sent only when it is written: the
+ * waiting one decides then (`writeAcceptance`) whether its connection is still there.
  */
-const waiting: RheaDelivery[] = [];
+export interface PendingAcceptance {
+  /** The rhea delivery the acceptance is for. */
+  readonly wire: RheaDelivery;
+  /** Writes the acceptance (`wire.accept()`) if its connection is still there, and says which. */
+  writeAcceptance(): void;
+}
+
+const waiting: PendingAcceptance[] = [];
 let scheduled = false;
 
 /** Accepts `delivery` in rhea after the reads of this turn of the event loop. */
-export function acceptSoon(delivery: RheaDelivery): void {
+export function acceptSoon(delivery: PendingAcceptance): void {
   waiting.push(delivery);
   if (scheduled) return;
   scheduled = true;
@@ -34,12 +42,12 @@ export function flushAcceptances(): void {
     // Another outcome rhea has not written yet (a release or rejection decided since these
     // acceptances were) goes out first: rhea would give an adjacent acceptance its outcome in the
     // same frame (see flushDispositionsBefore). Checked once per session: the rest are acceptances.
-    const own = sessionOf(delivery);
+    const own = sessionOf(delivery.wire);
     if (own !== session) {
       session = own;
-      flushDispositionsBefore(delivery, true);
+      flushDispositionsBefore(delivery.wire, true);
     }
-    delivery.accept();
+    delivery.writeAcceptance();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
-import { acceptSoon, flushAcceptances } from '../connection/acceptances.js';
+import { acceptSoon, flushAcceptances, type PendingAcceptance } from '../connection/acceptances.js';
 import { flushDispositionsBefore } from '../connection/rhea-internals.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
@@ -57,7 +57,7 @@ export interface DeliveryOwner {
  *
  * @typeParam A - the decoded type; {@link Outreach} unless you gave the consumer your own codec
  */
-export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
+export class OutreachDelivery<A = Outreach> implements DeliveryMetadata, PendingAcceptance {
   /** The decoded message. */
   readonly outreach: A;
   /** The body exactly as it arrived (string, bytes or AMQP section). Holds student data: store it as such. */
@@ -143,6 +143,27 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     if (this.#outcome === undefined) this.#outcome = 'lost';
   }
 
+  /** @internal Whether `accept()` was called and its acceptance is not yet written. */
+  get acceptancePending(): boolean {
+    return this.#requested === 'accepted' && this.#outcome === undefined;
+  }
+
+  /** @internal The rhea delivery (for the acceptance queue). */
+  get wire(): RheaDelivery {
+    return this.#rhea;
+  }
+
+  /**
+   * @internal Called by the acceptance queue when it writes: an acceptance counts as sent only if
+   * its connection is still there now (one lost meanwhile was marked `lost` and is not written).
+   */
+  writeAcceptance(): void {
+    const alive = this.#outcome === undefined && this.#owner.isAlive(this.#generation);
+    if (alive) this.#rhea.accept();
+    this.#outcome = alive ? 'accepted' : 'lost';
+    this.#owner.settle(this, 'accepted', alive);
+  }
+
   #settle(requested: Exclude<SettleOutcome, 'lost'>, cause?: unknown, reason?: string): boolean {
     if (this.#requested !== undefined) {
       throw new OutreachError(
@@ -153,16 +174,18 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     const outcome = this.#owner.outcomeFor(this, requested, cause);
     this.#requested = outcome;
     const alive = this.#outcome !== 'lost' && this.#owner.isAlive(this.#generation);
+    if (alive && outcome === 'accepted') {
+      // Written with the other acceptances of this turn of the event loop; settled (counted,
+      // reported) then, by writeAcceptance, and only if its connection is still there.
+      acceptSoon(this);
+      return true;
+    }
     if (alive) {
-      if (outcome === 'accepted') {
-        acceptSoon(this.#rhea); // written with the other acceptances of this turn of the event loop
-      } else {
-        flushAcceptances();
-        flushDispositionsBefore(this.#rhea, false);
-        if (outcome === 'retried') this.#rhea.modified({ delivery_failed: true });
-        else if (outcome === 'rejected') this.#rhea.reject({ condition: 'amqp:internal-error', description: reason ?? '' });
-        else this.#rhea.release();
-      }
+      flushAcceptances();
+      flushDispositionsBefore(this.#rhea, false);
+      if (outcome === 'retried') this.#rhea.modified({ delivery_failed: true });
+      else if (outcome === 'rejected') this.#rhea.reject({ condition: 'amqp:internal-error', description: reason ?? '' });
+      else this.#rhea.release();
     }
     this.#outcome = alive ? outcome : 'lost';
     this.#owner.settle(this, outcome, alive);

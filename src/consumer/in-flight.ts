@@ -6,9 +6,10 @@ import type { OutreachDelivery } from './delivery.js';
  * - `handler`: in the user's handler or loop body (takes a handler slot);
  * - `invalid`: undecodable, in the `onInvalid` hook or its retry wait;
  * - `failed`: user code threw; the strategy is deciding (a retry delay, the dead-letter hook);
+ * - `commit`: in a commit of the strategy to the user's sink (`batched`; `AckContext.working`);
  * - `done`: no more user code; waiting to be settled (a batch, the manual strategy) or settled.
  */
-export type Phase = 'buffered' | 'handler' | 'invalid' | 'failed' | 'done';
+export type Phase = 'buffered' | 'handler' | 'invalid' | 'failed' | 'commit' | 'done';
 
 interface Held {
   readonly generation: number;
@@ -121,11 +122,29 @@ export class InFlightTable<A> {
     return true;
   }
 
-  /** User code is finished with a delivery; it is forgotten once it is also settled. */
+  /**
+   * User code is finished with a delivery; it is forgotten once it is also settled. One that a
+   * strategy's commit already holds (a batch completed by it) stays in the commit until it ends.
+   */
   finish(delivery: OutreachDelivery<unknown>): void {
+    if (this.#held.get(delivery)?.phase !== 'commit') this.#done(delivery);
+    this.notify();
+  }
+
+  /** A strategy's commit holds the delivery until {@link InFlightTable.commitEnded}. */
+  commitStarted(delivery: OutreachDelivery<unknown>): void {
+    this.setPhase(delivery, 'commit');
+  }
+
+  /** The commit that held the delivery ended (whatever it decided): done with user code. */
+  commitEnded(delivery: OutreachDelivery<unknown>): void {
+    if (this.#held.get(delivery)?.phase === 'commit') this.#done(delivery);
+    this.notify();
+  }
+
+  #done(delivery: OutreachDelivery<unknown>): void {
     this.setPhase(delivery, 'done');
     if (delivery.outcome !== undefined) this.#forget(delivery);
-    this.notify();
   }
 
   /** A delivery was settled (or lost): forgotten if user code is done with it. */
@@ -158,7 +177,8 @@ export class InFlightTable<A> {
       }
     }
     for (const [delivery, held] of this.#held) {
-      if (held.generation === generation && !delivery.settled) {
+      // Unsettled, or accepted but not yet written (that acceptance is never sent now).
+      if (held.generation === generation && (!delivery.settled || delivery.acceptancePending)) {
         delivery.markLost();
         if (countActive || held.phase === 'done') this.counts.lost++;
         if (held.phase === 'done') this.#held.delete(delivery);

@@ -166,7 +166,12 @@ export interface CloseOptions {
 
 /** Counts of what became of the deliveries this consumer received, over its whole life. */
 export interface SettleCounts {
-  /** Accepted: done, deleted by the broker. */
+  /**
+   * Accepted: done, deleted by the broker. Counted when the acceptance is written to the
+   * connection; one decided while its connection was being lost, and never written, counts as
+   * `lost`. (The broker does not confirm acceptances, so one written in the instant a connection
+   * dies can still fail to arrive: that message comes again, the at-least-once window.)
+   */
   readonly accepted: number;
   /** Retried: back to the queue with a raised count. */
   readonly retried: number;
@@ -182,7 +187,11 @@ export interface SettleCounts {
 
 /** What {@link OutreachConsumer.close} reports. */
 export interface CloseReport extends SettleCounts {
-  /** Handed to your code but still running at the deadline; left unsettled, so redelivered (not also counted in `lost`). */
+  /**
+   * Handed to your code but still running at the deadline (your handler, or your sink's commit
+   * under {@link batched}); left unsettled, so redelivered (not also counted in `lost`). A commit
+   * still running is also logged at warn: if it completes later, those messages may be stored twice.
+   */
   readonly unfinished: number;
   /** Whether the deadline passed (or the signal fired) before all work finished. */
   readonly timedOut: boolean;

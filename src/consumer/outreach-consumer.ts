@@ -123,6 +123,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       reportError: (error, source) => this.#reportError(error, source),
       wait: (ms) => sleep(ms, this.#wakeWaits.signal),
       noteFailure: (delivery, error) => this.#noteFailure(delivery, error, true),
+      working: (deliveries, until) => this.#working(deliveries, until),
     };
     this.#outage =
       settings.outage === undefined
@@ -495,6 +496,15 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#table.settled(delivery);
   }
 
+  /** A strategy's commit holds these deliveries until `until` settles (AckContext.working). */
+  #working(deliveries: readonly OutreachDelivery<unknown>[], until: Promise<unknown>): void {
+    for (const delivery of deliveries) this.#table.commitStarted(delivery);
+    const done = (): void => {
+      for (const delivery of deliveries) this.#table.commitEnded(delivery);
+    };
+    until.then(done, done);
+  }
+
   // ---- shutdown ------------------------------------------------------------------------
 
   async #close(options: CloseOptions): Promise<CloseReport> {
@@ -538,9 +548,16 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       options.signal?.removeEventListener('abort', stop);
       this.#stopClosing = undefined;
     }
+    const inCommit = this.#table.inPhase('commit').filter((d) => d.outcome === undefined && !d.acceptancePending).length;
+    if (inCommit > 0) {
+      this.#settings.logger.warn(
+        { deliveries: inCommit },
+        "a commit of the strategy was still running when close() stopped waiting: its deliveries are left unsettled (the broker delivers them again; if the commit completes, they may be stored twice)",
+      );
+    }
     let unfinished = 0;
-    for (const delivery of this.#table.inPhase('buffered', 'handler', 'invalid', 'failed', 'done')) {
-      if (delivery.outcome !== undefined) continue;
+    for (const delivery of this.#table.inPhase('buffered', 'handler', 'invalid', 'failed', 'commit', 'done')) {
+      if (delivery.outcome !== undefined || delivery.acceptancePending) continue;
       if (this.#table.phaseOf(delivery) !== 'done') unfinished++;
       else if (!delivery.settled) delivery.release();
     }

@@ -32,6 +32,7 @@ function context(abort = new AbortController(), errors: string[] = []) {
     reportError: (e: { code: string }) => void errors.push(e.code),
     wait: () => Promise.resolve(),
     noteFailure: () => false,
+    working: () => undefined,
   };
 }
 

@@ -27,6 +27,7 @@ const context = (errors: string[] = [], outage = false, waits: number[] = []) =>
   reportError: (e: { code: string }) => void errors.push(e.code),
   wait: (ms: number) => (waits.push(ms), Promise.resolve()),
   noteFailure: () => outage,
+  working: () => undefined,
 });
 
 describe('retry policy', () => {

@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import rhea, { type Connection, type EventContext, type Receiver } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acceptSoon, flushAcceptances, waitingAcceptances } from '../../src/connection/acceptances.js';
+import { acceptSoon, flushAcceptances, waitingAcceptances, type PendingAcceptance } from '../../src/connection/acceptances.js';
 import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, RHEA_TIMER_KEYS, remoteAttachSource, socketOf } from '../../src/connection/rhea-internals.js';
 
 let port = 0;
@@ -101,6 +101,9 @@ describe('rhea internals we rely on', () => {
     expect(await settleTwoDifferently('pair.flushed', true)).toEqual(['accepted', 'released']);
   });
 
+  // What the consumer's deliveries do when the queue writes them: accept in rhea.
+  const pending = (wire: RheaDelivery): PendingAcceptance => ({ wire, writeAcceptance: () => void wire.accept() });
+
   it('acceptances written in runs: one decided after a release still gets its own outcome when credit flushes it in the same tick', async () => {
     // The consumer's path: a release goes to rhea at once (after flushing what waits); the next
     // delivery's acceptance waits, and new credit (addCredit) flushes it before rhea has written
@@ -109,7 +112,7 @@ describe('rhea internals we rely on', () => {
       flushAcceptances();
       flushDispositionsBefore(first, false);
       first.release();
-      acceptSoon(second);
+      acceptSoon(pending(second));
       flushAcceptances();
     });
     expect(outcomes).toEqual(['released', 'accepted']);
@@ -117,8 +120,8 @@ describe('rhea internals we rely on', () => {
 
   it('acceptances that wait go out in order, in one frame, once the event loop has read its input', async () => {
     const outcomes = await settleTwo('pair.batched', (first, second) => {
-      acceptSoon(first);
-      acceptSoon(second);
+      acceptSoon(pending(first));
+      acceptSoon(pending(second));
       expect(waitingAcceptances()).toBe(2);
     });
     expect(outcomes).toEqual(['accepted', 'accepted']);

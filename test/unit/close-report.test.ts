@@ -1,0 +1,96 @@
+// What close() reports is what happened on the wire: counted on the in-process dev queue (no
+// socket), against the queue's own record of each delivery.
+import { describe, expect, it } from 'vitest';
+import { batched, manual, OutreachConsumer, type Outreach, type OutreachConsumerOptions, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
+import { makeOutreachMessages, startDevQueue, type DevQueue } from '../../src/testing/index.js';
+
+function consumerOf(q: DevQueue, queue: string, options: Partial<OutreachConsumerOptions<Outreach>> = {}): OutreachConsumer {
+  const consumer = new OutreachConsumer({
+    url: q.url,
+    username: q.username,
+    password: q.password,
+    queue,
+    allowInsecure: true,
+    outage: false,
+    reconnect: { initialDelayMs: 5, maxDelayMs: 20 },
+    ...options,
+  });
+  consumer.on('error', () => undefined);
+  return consumer;
+}
+
+async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('close() report', () => {
+  it('an acceptance made just before its connection is lost counts as lost, not accepted (it was never written)', async () => {
+    const q = await startDevQueue({ network: false, queues: { a: [...makeOutreachMessages(3, { seed: 41 })] } });
+    try {
+      const consumer = consumerOf(q, 'a', { strategy: manual() });
+      const settled: SettleOutcome[] = [];
+      consumer.on('settled', (_d, outcome) => settled.push(outcome));
+      let dropped = false;
+      const ids = new Set<string | number>();
+      await consumer.start((delivery: OutreachDelivery) => {
+        if (delivery.messageId !== undefined) ids.add(delivery.messageId);
+        if (!dropped) {
+          dropped = true;
+          // The link goes first; the acceptance decided in the same turn waits to be written and
+          // finds its connection gone when it would be.
+          q.faults.dropConnections();
+        }
+        delivery.accept();
+      });
+      await until(() => q.depth('a') === 0, 'the queue to drain');
+      const report = await consumer.close();
+      expect(ids.size).toBe(3);
+      const onTheWire = [...ids].flatMap((id) => q.deliveries('a', id).map((d) => d.settlement));
+      const acceptedOnTheWire = onTheWire.filter((s) => s === 'accepted').length;
+      expect(acceptedOnTheWire).toBe(3);
+      expect(report.accepted).toBe(acceptedOnTheWire);
+      expect(settled.filter((o) => o === 'accepted')).toHaveLength(3);
+      expect(report.lost).toBe(settled.filter((o) => o === 'lost').length);
+      expect(report.lost).toBeGreaterThan(0);
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('batched with a commit that hangs: its deliveries are unfinished (not released) and left unsettled, the rest released, and a warning says a commit is stuck', async () => {
+    const q = await startDevQueue({ network: false, queues: { b: [...makeOutreachMessages(20, { seed: 42 })] } });
+    try {
+      const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+      const logger = { debug() {}, info() {}, error() {}, warn: (fields: Record<string, unknown>, message: string) => void warnings.push({ fields, message }) };
+      let commits = 0;
+      const inCommit: (string | number | undefined)[] = [];
+      const strategy = batched({
+        size: 10,
+        maxWaitMs: 60_000,
+        commit: (batch) => {
+          commits++;
+          inCommit.push(...batch.map((d) => d.messageId));
+          return new Promise<void>(() => undefined); // the sink never answers
+        },
+      });
+      const consumer = consumerOf(q, 'b', { strategy, prefetch: 20, logger });
+      let handled = 0;
+      await consumer.start(() => void handled++);
+      await until(() => handled === 20 && commits === 1, 'twenty handled, the first batch in its commit');
+      const report = await consumer.close({ deadlineMs: 200 });
+      expect(inCommit).toHaveLength(10);
+      expect(report).toMatchObject({ accepted: 0, released: 10, unfinished: 10, lost: 0, timedOut: true });
+      expect(warnings.filter((w) => /commit of the strategy was still running/.test(w.message)).map((w) => w.fields)).toEqual([{ deliveries: 10 }]);
+      // On the wire: the ten in the commit were never settled (the link's end gave them back), the ten after were released.
+      const settlements = (id: string | number | undefined) => q.deliveries('b', id!).map((d) => d.settlement);
+      expect(inCommit.every((id) => settlements(id)[0] !== 'released' && settlements(id)[0] !== 'accepted')).toBe(true);
+      expect(q.depth('b')).toBe(20);
+    } finally {
+      await q.close();
+    }
+  });
+});
