@@ -72,10 +72,18 @@ export class OutageControl {
     this.#probes.add(delivery);
   }
 
-  /** A delivery was settled (or found lost): an acceptance ends an outage; a failed probe round schedules the next. */
+  /**
+   * A delivery is being accepted: the sink took it, so an outage ends. Told when the acceptance is
+   * decided, not when it is written a turn later, so that one decided before an outage began does
+   * not end it.
+   */
+  accepting(): void {
+    this.#recover();
+  }
+
+  /** A delivery was settled (or found lost): a failed probe round schedules the next. */
   settled(delivery: OutreachDelivery<unknown>, outcome: SettleOutcome): void {
-    if (outcome === 'accepted') this.#recover();
-    else if (this.#probes.delete(delivery) && this.#probes.size === 0) this.#probeRoundFailed();
+    if (outcome !== 'accepted' && this.#probes.delete(delivery) && this.#probes.size === 0) this.#probeRoundFailed();
   }
 
   /** A new link opened: probes of the lost one went with it; probe again on this one. */

@@ -462,9 +462,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   readonly #owner: DeliveryOwner = {
     isAlive: (generation) => this.#supervisor.isCurrent(generation),
-    outcomeFor: (delivery, requested, cause) =>
+    outcomeFor: (delivery, requested, cause) => {
+      if (requested === 'accepted') this.#outage?.accepting();
       // A retry during an outage is a hand-back: the sink is down, not the message.
-      requested === 'retried' && this.#noteFailure(delivery, cause, false) ? 'released' : requested,
+      return requested === 'retried' && this.#noteFailure(delivery, cause, false) ? 'released' : requested;
+    },
     settle: (delivery, outcome, sent) => this.#onSettled(delivery, outcome, sent),
   };
 

@@ -93,4 +93,32 @@ describe('close() report', () => {
       await q.close();
     }
   });
+
+  it('an acceptance decided before an outage began does not end it when it is written a turn later', async () => {
+    const q = await startDevQueue({ network: false, queues: { c: [...makeOutreachMessages(6, { seed: 43 })] } });
+    try {
+      const consumer = consumerOf(q, 'c', {
+        concurrency: 2,
+        outage: { isOutage: (error) => error instanceof Error && error.message === 'sink down', probeDelayMs: 50 },
+      });
+      const events: string[] = [];
+      consumer.on('outage', () => events.push('outage'));
+      consumer.on('recovered', () => events.push('recovered'));
+      let calls = 0;
+      await consumer.start(() => {
+        calls++;
+        events.push(`handler ${calls}`);
+        // The first succeeds (its acceptance waits to be written); the second, in the same turn, fails.
+        if (calls === 2) throw new Error('sink down');
+      });
+      await until(() => q.depth('c') === 0, 'the queue to drain');
+      await consumer.close();
+      expect(events.slice(0, 3)).toEqual(['handler 1', 'handler 2', 'outage']);
+      // The outage ends on a probe's acceptance, after the outage began, not on handler 1's.
+      expect(events.indexOf('recovered')).toBeGreaterThan(events.indexOf('handler 3'));
+      expect(events.filter((e) => e === 'outage')).toHaveLength(1);
+    } finally {
+      await q.close();
+    }
+  });
 });
