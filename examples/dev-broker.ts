@@ -1,7 +1,14 @@
 // Where the examples connect: Civitas' queue when CIVITAS_URL is set, otherwise an embedded
 // default (a local ActiveMQ broker, TLS with a password as on Amazon MQ, and a development queue
 // filled with sample outreach, as Civitas' development queue comes with sample data).
-import { type Outreach, type OutreachConsumerOptions } from 'civitas-outreach';
+//
+// The settings are the command line's (docs/cli.md): CIVITAS_URL, CIVITAS_USERNAME,
+// CIVITAS_PASSWORD, CIVITAS_QUEUE, and CIVITAS_CA, the path of a PEM file with the CA certificate
+// of a private broker (not needed for Amazon MQ). A fatal OutreachError (a refused password, an
+// untrusted certificate, a bad setting) ends an example with one line on stderr and exit code 1
+// (2 for a setting), not a stack trace.
+import { readFileSync } from 'node:fs';
+import { isOutreachError, OutreachError, type OutreachErrorCode, type Outreach, type OutreachConsumerOptions } from 'civitas-outreach';
 import { makeOutreachMessages } from 'civitas-outreach/testing';
 import { sendBodies, sendSamples } from './seed-dev-queue.js';
 
@@ -25,15 +32,56 @@ export interface ExampleConnection {
 
 function need(name: string): string {
   const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`set ${name} (or unset CIVITAS_URL to use the embedded default)`);
+  if (value === undefined || value === '') throw new OutreachError('INVALID_ARGUMENT', `set ${name} (or unset CIVITAS_URL to use the embedded default)`);
   return value;
 }
 
-/** Civitas' queue from CIVITAS_URL, CIVITAS_USERNAME, CIVITAS_PASSWORD, CIVITAS_QUEUE; or the embedded default. */
+/** The PEM in the file CIVITAS_CA names, if it is set. */
+function caFromEnv(): string | undefined {
+  const path = process.env.CIVITAS_CA?.trim();
+  if (path === undefined || path === '') return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new OutreachError('INVALID_ARGUMENT', `cannot read the CA certificate CIVITAS_CA=${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new OutreachError('INVALID_ARGUMENT', `CIVITAS_CA=${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return pem;
+}
+
+/** What to do about each fatal error an example can meet, in terms of its settings. */
+const FIX: Partial<Record<OutreachErrorCode, string>> = {
+  TLS_FAILED: 'for a private broker set CIVITAS_CA to its CA certificate (a PEM file); Amazon MQ needs none',
+  AUTHENTICATION_FAILED: 'check CIVITAS_USERNAME and CIVITAS_PASSWORD',
+  QUEUE_UNAVAILABLE: 'check CIVITAS_QUEUE',
+  CONNECTION_FAILED: 'check the host and port in CIVITAS_URL',
+};
+
+/** Ends the process with one line for an OutreachError nobody caught (a fatal one rejects `start()` and ends the iterator). */
+function exitOnOutreachError(error: unknown): void {
+  if (!isOutreachError(error)) {
+    console.error(error);
+    process.exit(1);
+  }
+  const fix = FIX[error.code];
+  console.error(`${error.code}: ${error.message}${fix === undefined ? '' : ` (${fix})`}`);
+  process.exit(error.code === 'INVALID_ARGUMENT' ? 2 : 1);
+}
+
+/** Civitas' queue from CIVITAS_URL, CIVITAS_USERNAME, CIVITAS_PASSWORD, CIVITAS_QUEUE and CIVITAS_CA; or the embedded default. */
 export async function exampleConnection(samples = 200): Promise<ExampleConnection> {
+  if (process.listeners('uncaughtException').indexOf(exitOnOutreachError) === -1) process.on('uncaughtException', exitOnOutreachError);
   if (process.env.CIVITAS_URL !== undefined) {
+    const ca = caFromEnv();
     return {
-      options: { url: need('CIVITAS_URL').split(','), username: need('CIVITAS_USERNAME'), password: need('CIVITAS_PASSWORD'), queue: need('CIVITAS_QUEUE') },
+      options: {
+        url: need('CIVITAS_URL').split(','),
+        username: need('CIVITAS_USERNAME'),
+        password: need('CIVITAS_PASSWORD'),
+        queue: need('CIVITAS_QUEUE'),
+        ...(ca === undefined ? {} : { ca }),
+      },
       embedded: false,
       samples: Number.POSITIVE_INFINITY,
       publish: undefined,

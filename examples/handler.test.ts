@@ -29,12 +29,17 @@ describe('my outreach handler', () => {
     const crm = new Crm();
     const [ok, refused] = [...makeOutreachMessages(2, { seed: 4, students: 1 })];
     delete refused!.students[0]!.emailAddress;
+    // runHandler's strategy retries without waiting and its outage handling is off (pass
+    // `outage: {}` to test it): a failing message is retried, then dead-lettered, in milliseconds.
     const result = await runHandler((d) => crm.upsert(d), [ok!, refused!], {
       strategy: atLeastOnce({ maxAttempts: 3, retryDelayMs: 0 }),
-      outage: false, // one bad message is not an outage; see the outage test in test/unit/testing-kit.test.ts
     });
+    expect(result.incomplete).toBeUndefined();
     expect(result.messages[0]).toMatchObject({ outcome: 'accepted', handlerCalls: 1 });
     expect(result.messages[1]).toMatchObject({ outcome: 'dead-lettered', handlerCalls: 3, deliveryCounts: [0, 1, 2] });
+    // Each error names the message and carries what the handler threw.
+    expect(result.errors[0]).toMatchObject({ code: 'HANDLER_FAILED', index: 1 });
+    expect(result.errors[0]!.message).toMatch(/has no email address$/);
   });
 
   it('never sees a message that does not decode', async () => {

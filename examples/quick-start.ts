@@ -3,6 +3,9 @@
 //
 //   CIVITAS_URL=amqp+ssl://b-…-1.mq.….amazonaws.com:5671,amqp+ssl://b-…-2.mq.….amazonaws.com:5671 \
 //   CIVITAS_USERNAME=… CIVITAS_PASSWORD=… CIVITAS_QUEUE=… npx tsx examples/quick-start.ts
+//
+// Amazon MQ's certificates are publicly trusted. For a private broker, trust its CA with Node's
+// NODE_EXTRA_CA_CERTS=ca.pem (the other examples also read CIVITAS_CA, as the command line does).
 import { OutreachConsumer } from 'civitas-outreach';
 import { upsert } from './my-crm.js'; // your sink
 

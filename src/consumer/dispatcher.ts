@@ -4,6 +4,7 @@ import type { AckContext } from '../ack/strategy.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import { decodeOutreach } from '../message/decode.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
+import type { Outreach } from '../message/outreach.js';
 import type { CreditGate } from './credit-gate.js';
 import { OutreachDelivery, type DeliveryOwner } from './delivery.js';
 import type { ErrorSource } from './events.js';
@@ -13,7 +14,7 @@ import type { Instrumentation } from '../telemetry/instrumentation.js';
 import { INVALID_HOOK_ATTEMPTS, LOGGED_ISSUES, type ConsumerSettings } from './settings.js';
 
 /** Your code for one delivery, in the event API. */
-export type OutreachHandler<A> = (delivery: OutreachDelivery<A>) => void | Promise<void>;
+export type OutreachHandler<A = Outreach> = (delivery: OutreachDelivery<A>) => void | Promise<void>;
 
 /** @internal What the dispatcher needs of the consumer. */
 export interface DispatchHost<A> {

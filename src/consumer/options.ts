@@ -2,6 +2,7 @@ import type * as t from 'io-ts';
 import type { AckStrategy } from '../ack/strategy.js';
 import type { ReconnectOptions } from '../connection/backoff.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
+import type { Outreach } from '../message/outreach.js';
 import type { DeliveryMetadata } from './delivery.js';
 import type { OutreachLogger } from './logger.js';
 import type { OutageOptions } from './outage.js';
@@ -24,8 +25,12 @@ export interface InvalidMessage extends DeliveryMetadata {
  */
 export type InvalidMessagePolicy = 'reject' | 'accept';
 
-/** Options of {@link OutreachConsumer}. */
-export interface OutreachConsumerOptions<A> {
+/**
+ * Options of {@link OutreachConsumer}.
+ * @typeParam A - the decoded message type: what `codec` decodes; {@link Outreach} (the default
+ *   codec's type) unless you pass your own codec
+ */
+export interface OutreachConsumerOptions<A = Outreach> {
   /**
    * The broker URL as the AWS console shows it: `amqp+ssl://b-…-1.mq.us-east-1.amazonaws.com:5671`
    * (`amqps://` works too). For an active/standby broker give both endpoints, as an array or as
@@ -61,7 +66,7 @@ export interface OutreachConsumerOptions<A> {
    * settled (failed ones waiting out a retry delay are bounded apart: `maxWaitingRetries`).
    * Credit is granted to the broker only as work completes, so memory stays bounded by
    * `prefetch` whatever the backlog.
-   * @defaultValue {@link DEFAULT_PREFETCH}
+   * @defaultValue `20` ({@link DEFAULT_PREFETCH})
    */
   readonly prefetch?: number;
   /**
@@ -85,7 +90,7 @@ export interface OutreachConsumerOptions<A> {
   readonly codec?: t.Decoder<unknown, A>;
   /**
    * The largest body decoded; larger ones are invalid messages of kind `too-large`.
-   * @defaultValue `DEFAULT_MAX_BODY_BYTES` (16 MiB)
+   * @defaultValue `16777216` (16 MiB, {@link DEFAULT_MAX_BODY_BYTES})
    */
   readonly maxBodyBytes?: number;
   /**

@@ -10,7 +10,7 @@ export interface OutageOptions {
    * @remarks Why 5 and not 3: with 10% of messages failing on their own, three fresh failures in
    * a row happen about once per 1,000 messages, five about once per 100,000. A real outage of a
    * sink fails every message, so five come within the first prefetch window either way.
-   * @defaultValue {@link DEFAULT_OUTAGE_THRESHOLD}
+   * @defaultValue `5` ({@link DEFAULT_OUTAGE_THRESHOLD})
    */
   readonly threshold?: number;
   /**

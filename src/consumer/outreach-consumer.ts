@@ -24,28 +24,23 @@ import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIM
  * Drains a Civitas outreach queue on Amazon MQ (ActiveMQ) over AMQP 1.0, and never loses a
  * message: each is settled only when its acknowledgement strategy says the work is done.
  *
- * @remarks
- * Two ways to consume, over one engine: `for await (const delivery of consumer)`, or
- * {@link OutreachConsumer.start} with a handler and a `concurrency`. Both hand out
- * {@link OutreachDelivery} objects. Lifecycle and errors arrive as typed events
- * ({@link OutreachConsumerEvents}). Credit is granted to the broker only as work completes,
- * so at most `prefetch` messages are held in memory, however large the backlog and however
- * slow your code. Undecodable messages go to `onInvalid` and the `invalid` event, never to your
- * handler. When your sink is down (several different messages fail in a row), the consumer
- * pauses and probes instead of dead-lettering (the `outage` and `recovered` events). See
- * [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md) for what each strategy does on the wire.
+ * Two ways to consume: `for await (const delivery of consumer)`, or {@link OutreachConsumer.start}
+ * with a handler and a `concurrency`. Both hand out {@link OutreachDelivery} objects (the decoded
+ * message is `delivery.outreach`). Undecodable messages go to `onInvalid` and the `invalid` event,
+ * never to your handler. End with {@link OutreachConsumer.close}, which lets work in hand finish.
  *
- * The engine behind this class is split by job: a connection supervisor (reconnects, failover),
- * a credit gate (every credit decision: grants, drain, pause, outage probes), an in-flight table
- * (held deliveries, their phase, the counts), an outage detector, and the delivery iterator.
- *
- * @typeParam A - the decoded message type; {@link Outreach} unless you pass your own codec
+ * Events: the consumer is an event emitter. `consumer.on(name, listener)`, `once` and `off` take
+ * an event name and a listener typed by {@link OutreachConsumerEvents}, which lists every event
+ * with its arguments (`error`, `connected`, `reconnecting`, `invalid`, `outage`, `recovered`,
+ * `drained`…). Listen to `error` at least: without a listener, errors go to the `logger`. The
+ * emitter's other methods (`emit`, `listeners`, `removeAllListeners`…) are those of
+ * [eventemitter3](https://github.com/primus/eventemitter3) and are not listed on this page.
  *
  * @example
  * ```ts
  * const consumer = new OutreachConsumer({
  *   url: 'amqp+ssl://b-1234-1.mq.us-east-1.amazonaws.com:5671',
- *   username: process.env.CIVITAS_USER!,
+ *   username: process.env.CIVITAS_USERNAME!,
  *   password: process.env.CIVITAS_PASSWORD!,
  *   queue: process.env.CIVITAS_QUEUE!,
  * });
@@ -55,6 +50,22 @@ import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIM
  *   await crm.upsert(delivery.outreach); // accepted when the loop moves on; handed back if it throws
  * }
  * ```
+ *
+ * @typeParam A - the decoded message type; {@link Outreach} unless you pass your own codec
+ *
+ * @remarks
+ * Memory: credit is granted to the broker only as work completes, so at most `prefetch`
+ * messages are held, however large the backlog and however slow your code. When your sink is
+ * down (several different messages fail in a row), the consumer pauses and probes instead of
+ * dead-lettering (the `outage` and `recovered` events). See
+ * [docs/delivery-guarantees.md](../../docs/delivery-guarantees.md) for what each strategy does on the wire.
+ *
+ * Internals: one engine serves both ways of consuming, split by job: a connection supervisor
+ * (reconnects, failover), a credit gate (every credit decision: grants, drain, pause, outage
+ * probes), an in-flight table (held deliveries, their phase, the counts), an outage detector, and
+ * the delivery iterator.
+ *
+ * @hideInherited
  */
 export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsumerEvents> implements AsyncIterable<OutreachDelivery<A>> {
   readonly #settings: ConsumerSettings<A>;

@@ -13,7 +13,7 @@ export interface DecodeOptions<A = Outreach> {
    * A positive integer, or `Infinity` for no limit (only for bodies you trust); anything else
    * (`NaN`, `0`, a negative or fractional number, a string) makes {@link decodeOutreach} throw.
    * Does not apply to an already-parsed value.
-   * @defaultValue {@link DEFAULT_MAX_BODY_BYTES} (16 MiB)
+   * @defaultValue `16777216` (16 MiB, {@link DEFAULT_MAX_BODY_BYTES})
    */
   readonly maxBytes?: number;
   /**
@@ -25,7 +25,8 @@ export interface DecodeOptions<A = Outreach> {
 }
 
 /**
- * Default `maxBytes` of {@link decodeOutreach}: 16 MiB, a campaign to some 50,000 students.
+ * Default `maxBytes` of {@link decodeOutreach}: 16 MiB, a campaign to some 100,000 students
+ * (measured: 40,000 students make 6.24 MB, 102,000 make 15.9 MB).
  */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 

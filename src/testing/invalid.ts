@@ -38,7 +38,7 @@ export interface MakeInvalidOutreachOptions {
   readonly seed?: number;
   /**
    * The size cap `too-large` must exceed: the `maxBodyBytes` your consumer uses.
-   * @defaultValue `DEFAULT_MAX_BODY_BYTES` (16 MiB)
+   * @defaultValue `16777216` (16 MiB, the consumer's `DEFAULT_MAX_BODY_BYTES`)
    */
   readonly maxBodyBytes?: number;
 }

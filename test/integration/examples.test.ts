@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { invalidOutreachCases, makeOutreachMessages } from '../../src/testing/index.js';
+import { sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const run = async (file: string): Promise<string> => {
@@ -22,10 +23,20 @@ describe('examples on the embedded default', () => {
     expect(out).toContain('iterator done; state: closed');
   });
 
-  it('events.ts stores every sample with concurrency and reports', async () => {
+  it('events.ts stores every sample with concurrency, and shows a retry, the dead-letter hook and a duplicate skipped', async () => {
     const out = await run('examples/events.ts');
-    expect(out).toContain('stored 50 outreach');
-    expect(out).toMatch(/closed \{[\s\S]*accepted: 50/);
+    const [flaky, poison, twice] = [...makeOutreachMessages(3, { seed: 4_242 })].map((m) => m.outreachId);
+    expect(out).toContain('stored the 50 samples');
+    // Refused once, retried, stored on the second attempt.
+    expect(out).toContain(`${flaky!}: attempt 1 failed (the CRM timed out)`);
+    expect(out).toContain(`stored ${flaky!} on attempt 2`);
+    // Refused on each of its 3 attempts, then handed to the dead-letter hook.
+    expect(out.match(new RegExp(`^${poison!}: attempt \\d failed \\(the CRM refuses this record\\)$`, 'gm'))).toHaveLength(3);
+    expect(out).toContain(`dead-letter hook: ${poison!} after 3 attempts (the CRM refuses this record)`);
+    // The second copy of an outreach already stored: skipped, and accepted.
+    expect(out.match(/^skipped duplicate .*$/gm)).toEqual([`skipped duplicate ${twice!}: already stored`]);
+    expect(out).toContain('stored 52 outreach, skipped 1 duplicate, dead-lettered 1');
+    expect(out).toMatch(/closed \{\s+accepted: 53,\s+retried: 3,\s+rejected: 1,/);
   });
 
   it('drain-to-postgres.ts (npm run example:postgres) stores every sample in PostgreSQL', async () => {
@@ -161,5 +172,56 @@ describe('examples on the embedded default', () => {
     expect(out).toContain('SIGTERM: closing');
     expect(out).toMatch(/closed: \{\s+accepted: 30,\s+retried: 0,\s+rejected: 0,\s+released: 0,\s+lost: 0,\s+invalid: 0,\s+unfinished: 0,\s+timedOut: false\s+\}/);
     expect(out.trimEnd().endsWith('stopped')).toBe(true);
+  });
+});
+
+describe('examples against a private broker, set up with the CIVITAS_* variables the command line reads', () => {
+  const settings = (queue: string): NodeJS.ProcessEnv => {
+    const broker = sharedBroker();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CIVITAS_URL: `amqp+ssl://127.0.0.1:${broker.amqpsPort}`,
+      CIVITAS_USERNAME: broker.username,
+      CIVITAS_PASSWORD: broker.password,
+      CIVITAS_QUEUE: queue,
+    };
+    delete env.CIVITAS_CA;
+    delete env.NODE_EXTRA_CA_CERTS;
+    return env;
+  };
+
+  it('iterator.ts trusts the CA certificate CIVITAS_CA names, and reads the queue', async () => {
+    const broker = sharedBroker();
+    const queue = uniqueQueue('example-ca');
+    const messages = [...makeOutreachMessages(5, { seed: 61 })];
+    await sendAmqp(broker, queue, messages.map((m) => JSON.stringify(m)));
+    const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['examples/iterator.ts'], {
+      cwd: root,
+      env: { ...settings(queue), CIVITAS_CA: broker.caPath },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    try {
+      await waitFor(() => (out.match(/student\(s\), result/g) ?? []).length === messages.length || child.exitCode !== null, `${messages.length} messages read`, 60_000);
+    } finally {
+      child.kill('SIGKILL'); // on a real queue the example runs until stopped
+    }
+    for (const m of messages) expect(out, err).toContain(`${m.outreachId} `);
+    expect(err).toBe('');
+  });
+
+  it('iterator.ts without CIVITAS_CA ends with one line naming TLS_FAILED and CIVITAS_CA, exit code 1, no stack trace', async () => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(join(root, 'node_modules', '.bin', 'tsx'), ['examples/iterator.ts'], { cwd: root, env: settings(uniqueQueue('example-no-ca')), timeout: 60_000 }, (error, _stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stderr }),
+      );
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toMatch(/^ {4}at /m);
+    const last = result.stderr.trimEnd().split('\n').at(-1)!;
+    expect(last).toMatch(/^TLS_FAILED: .+ \(for a private broker set CIVITAS_CA to its CA certificate \(a PEM file\); Amazon MQ needs none\)$/);
   });
 });

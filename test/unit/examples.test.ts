@@ -40,3 +40,24 @@ describe('examples/drain-to-postgres.ts (npm run example:postgres) without a dat
     expect(lines[0]).toMatch(new RegExp(`^No PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database test, user postgres\\): .*ECONNREFUSED.*\\. Set PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD`));
   }, 60_000);
 });
+
+describe('examples with CIVITAS_URL set and a CIVITAS_CA they cannot use', () => {
+  const runIterator = (ca: string): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+    const env: NodeJS.ProcessEnv = { ...process.env, CIVITAS_URL: 'amqp+ssl://127.0.0.1:5671', CIVITAS_USERNAME: 'u', CIVITAS_PASSWORD: 'p', CIVITAS_QUEUE: 'q', CIVITAS_CA: ca };
+    return new Promise((resolve) => {
+      execFile(join(root, 'node_modules', '.bin', 'tsx'), ['examples/iterator.ts'], { cwd: root, env, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+      );
+    });
+  };
+
+  it('end with one line naming the file and the trouble, exit code 2, before connecting and with no stack trace', async () => {
+    const missing = await runIterator('/no/such/ca.pem');
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('INVALID_ARGUMENT: cannot read the CA certificate CIVITAS_CA=/no/such/ca.pem: ENOENT\n');
+    const notPem = await runIterator(join(root, 'package.json'));
+    expect(notPem.code).toBe(2);
+    expect(notPem.stderr).toBe(`INVALID_ARGUMENT: CIVITAS_CA=${join(root, 'package.json')} holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n`);
+  }, 60_000);
+});
