@@ -145,6 +145,8 @@ describe('settings', () => {
     const env = cliEnv(broker, 'q');
     const main = await runCli(['--help'], env);
     expect(main.code).toBe(0);
+    expect(main.stdout).toContain('Run `npx civitas-outreach <command> --help`');
+    expect(main.stdout).toMatch(/^The guide: docs\/cli\.md$/m); // where it is, from this directory
     for (const name of ['demo', 'dev-queue', 'pull', 'peek', 'check']) {
       expect(main.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
       const help = await runCli([name, '--help'], env);

@@ -80,6 +80,7 @@ describe('pull --until-drained with the standby of a pair listed first', () => {
       const file = outFile();
       const ran = await run(pull, { out: file, 'until-drained': true }, envFor(`cli.empty.${randomUUID()}`, url()));
       expect(ran.code, ran.stderr).toBe(0);
+      expect(ran.stderr).toContain(`connecting to ${q.url} in `); // the standby refused: the next endpoint
       expect(ran.stderr).toContain(`connected to ${q.url}`);
       expect(ran.stderr).toContain(`pulled 0 message(s) into ${file}; accepted 0\n`);
       expect(ran.stderr).not.toMatch(/CONNECTION_FAILED|refused|reconnecting|error/i);
