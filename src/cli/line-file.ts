@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { access, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** How long appends wait for company before one write and one fsync cover them all. */
@@ -35,23 +35,45 @@ export class LineFile {
 
   /** Opens (creates) `path` for appending; cuts off an incomplete last line left by a killed run. */
   static async open(path: string): Promise<LineFile> {
-    let created = false;
-    let file: FileHandle;
+    const existing = await LineFile.openExisting(path);
+    if (existing !== undefined) return existing;
+    const file = await open(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      file = await open(path, constants.O_RDWR | constants.O_APPEND);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      file = await open(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL, 0o600);
-      created = true;
-    }
-    try {
-      const repaired = created ? 0 : await cutPartialLine(file, path);
-      if (created) await syncDirectory(dirname(path));
-      return new LineFile(path, file, repaired);
+      await syncDirectory(dirname(path));
+      return new LineFile(path, file, 0);
     } catch (error) {
       await file.close();
       throw error;
     }
+  }
+
+  /**
+   * Opens `path` for appending if it exists, cutting off an incomplete last line left by a killed
+   * run; `undefined` when there is no such file. A caller that must not leave an empty file behind
+   * (a run that never connected) checks with {@link LineFile.assertCreatable} first and creates it
+   * with {@link LineFile.open} once there is something to write.
+   */
+  static async openExisting(path: string): Promise<LineFile | undefined> {
+    let file: FileHandle;
+    try {
+      file = await open(path, constants.O_RDWR | constants.O_APPEND);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      return new LineFile(path, file, await cutPartialLine(file, path));
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+  }
+
+  /** Throws (with the `errno` code) unless `path`'s directory exists and this process may create a file in it. */
+  static async assertCreatable(path: string): Promise<void> {
+    const dir = dirname(path);
+    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+    await access(dir, constants.W_OK | constants.X_OK);
   }
 
   /** Lines written and fsynced by this process. */

@@ -9,6 +9,7 @@ import { devQueue } from './commands/dev-queue.js';
 import { peek } from './commands/peek.js';
 import { pull } from './commands/pull.js';
 import { EXIT } from './exit-codes.js';
+import { guidePath, RUN } from './guide.js';
 import { reportFailure } from './report.js';
 import { refusePasswordFlag } from './settings.js';
 
@@ -19,6 +20,7 @@ const PROGRAM = 'civitas-outreach';
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const guide = guidePath('cli.md');
   return `Usage: ${PROGRAM} <command> [options]
 
 Commands:
@@ -26,7 +28,7 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Settings come from CIVITAS_URL, CIVITAS_USERNAME, CIVITAS_PASSWORD, CIVITAS_QUEUE and CIVITAS_CA,
 or flags of the same names (--url, --username, --queue, --ca); the password never from a flag.
-Run \`${PROGRAM} <command> --help\` for a command's options and exit codes.`;
+Run \`${RUN} <command> --help\` for a command's options and exit codes.${guide === undefined ? '' : `\nThe guide: ${guide}`}`;
 }
 
 /** Runs one command line; resolves with the exit code. Never throws. */

@@ -32,6 +32,8 @@ describe('demo', () => {
     expect(run.stdout).toMatch(/^ {5}outreachInitiator +"Faculty Initiated" {2}valueId 07e0f3dd-1673-8244-2364-b95f97bbf13e$/m);
     expect(run.stdout.match(/^\d+\. /gm)).toHaveLength(7);
     expect(run.stdout).toContain('7 outreach decoded and accepted (7 settled as accepted); 0 left on the queue.');
+    // What to run next, as a user who installed the package types it, and a guide that is there.
+    expect(run.stdout).toMatch(/^Next: your own queue with `npx civitas-outreach check`, then `peek` and `pull` \(`npx civitas-outreach --help`; guide: docs\/cli\.md\)/m);
   });
 
   it('refuses a bad option with exit 2', async () => {
@@ -50,10 +52,13 @@ describe('dev-queue', () => {
       const settings = Object.fromEntries([...server.stdout().matchAll(/^ {2}export (CIVITAS_\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
       expect(settings).toMatchObject({ CIVITAS_USERNAME: 'civitas', CIVITAS_PASSWORD: password, CIVITAS_QUEUE: 'dq.cli' });
       expect(settings['CIVITAS_URL']).toMatch(/^amqp:\/\/127\.0\.0\.1:\d+$/);
+      expect(server.stdout()).toContain('then, in another terminal with these settings:\n  npx civitas-outreach check\n  npx civitas-outreach peek\n');
       const env = envWith(settings);
 
       const check = await runCli(['check'], env);
       expect(check.code, check.stderr).toBe(0);
+      expect(check.stdout).toMatch(/^ok: amqp:\/\/127\.0\.0\.1:\d+: plain AMQP, no TLS \(fine for the dev queue; Amazon MQ needs amqps:\/\/\), logged in as civitas, queue dq\.cli may be read/);
+      expect(check.stdout).not.toContain('TLS verified');
       const peek = await runCli(['peek', '--limit', '5'], env);
       expect(peek.code, peek.stderr).toBe(0);
       expect(peek.stdout.trim().split('\n')).toHaveLength(5);

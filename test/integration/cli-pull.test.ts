@@ -173,6 +173,23 @@ describe('pull', () => {
     const run = await runCli(['pull', '--out', file, '--until-drained'], cliEnv(broker, queue, { CIVITAS_URL: pair }));
     expect(run.code, run.stderr).toBe(0);
     expect(ids(readLines(file))).toEqual(sent);
+    expect(run.stderr).toContain(`pulled 3 message(s) into ${file}; accepted 3\n`);
+    expect(run.stderr).not.toMatch(/CONNECTION_FAILED|refused/);
+  });
+
+  it('--until-drained on an empty queue with the standby listed first (after a failover): exit 0, no failure reported', async () => {
+    const standby = `amqps://127.0.0.1:${await closedPort()}`;
+    const active = `amqps://127.0.0.1:${broker.amqpsPort}`;
+    for (const url of [`${standby},${active}`, `failover:(${standby},${active})?randomize=false`]) {
+      const queue = uniqueQueue('cli-pull-empty');
+      const file = outFile();
+      const run = await runCli(['pull', '--out', file, '--until-drained'], cliEnv(broker, queue, { CIVITAS_URL: url }));
+      expect(run.code, `${url}: ${run.stderr}`).toBe(0);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`connected to ${active}, queue ${queue}`);
+      expect(run.stderr).toContain(`pulled 0 message(s) into ${file}; accepted 0\n`);
+      expect(run.stderr).not.toMatch(/CONNECTION_FAILED|refused|error/i);
+    }
   });
 
   it.skipIf(!existsSync('/dev/full'))('a file that cannot be written (a full disk: /dev/full): exit 1, nothing accepted, every message still on the queue', async () => {
@@ -190,12 +207,16 @@ describe('pull', () => {
   it('fails fast with the exit code of check: a wrong password (5), a closed port (3), no --out (2)', async () => {
     const queue = uniqueQueue('cli-pull');
     const file = outFile();
+    // Never connected: the error line alone (no "pulled 0" summary), and no file left behind.
     const wrong = await runCli(['pull', '--out', file], cliEnv(broker, queue, { CIVITAS_PASSWORD: 'wrong-pw-9z8y' }));
     expect(wrong.code, wrong.stderr).toBe(5);
-    expect(wrong.stderr).toMatch(/^AUTHENTICATION_FAILED: .* — check CIVITAS_USERNAME and CIVITAS_PASSWORD/m);
+    expect(wrong.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^AUTHENTICATION_FAILED: .* — check CIVITAS_USERNAME and CIVITAS_PASSWORD/)]);
+    expect(existsSync(file)).toBe(false);
     const closed = await runCli(['pull', '--out', file], cliEnv(broker, queue, { CIVITAS_URL: `amqps://127.0.0.1:${await closedPort()}` }));
     expect(closed.code, closed.stderr).toBe(3);
     expect(closed.stderr).toMatch(/^CONNECTION_FAILED: .*connection refused/m);
+    expect(closed.stderr).not.toContain('pulled');
+    expect(existsSync(file)).toBe(false);
     const noOut = await runCli(['pull'], cliEnv(broker, queue));
     expect(noOut.code).toBe(2);
     expect(noOut.stderr).toContain('missing --out FILE');

@@ -5,6 +5,7 @@ import { exampleOutreachMessages } from '../../testing/examples.js';
 import { makeOutreachMessages } from '../../testing/factory.js';
 import type { CliCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { guidePath, helpPointer, RUN } from '../guide.js';
 import { countOption, DEV_QUEUE_NAME } from './dev-queue.js';
 
 /** How many students of one outreach the demo prints before "and N more". */
@@ -44,9 +45,11 @@ Options:
     });
     await Promise.race([drained, new Promise((resolve) => context.interrupted.addEventListener('abort', resolve, { once: true }))]);
     const report = await consumer.close();
+    const gettingStarted = guidePath('getting-started.md');
     context.stdout.write(
       `${shown} outreach decoded and accepted (${report.accepted} settled as accepted); ${q.depth(DEV_QUEUE_NAME)} left on the queue.\n` +
-        `Next: your own queue with \`civitas-outreach check\` and \`pull\` (docs/cli.md), or OutreachConsumer in your code (docs/getting-started.md).\n`,
+        `Next: your own queue with \`${RUN} check\`, then \`peek\` and \`pull\` (${helpPointer()}), ` +
+        `or OutreachConsumer in your code${gettingStarted === undefined ? '' : ` (${gettingStarted})`}.\n`,
     );
     return report.accepted === samples.length ? EXIT.ok : EXIT.failure;
   },

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startDevQueue } from '../../dev-queue/dev-queue.js';
 import { UsageError, type CliCommand, type ParsedValues } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { guidePath, helpPointer, RUN } from '../guide.js';
 
 /** The queue `dev-queue` and `demo` seed unless told otherwise. */
 export const DEV_QUEUE_NAME = 'civitas.outreach.dev';
@@ -29,7 +30,7 @@ outcomes, redelivery, dead letters), seeded with sample outreach. It prints the 
 the other commands or your own consumer at it, then runs until Ctrl-C (SIGINT) or SIGTERM.
 
 It is a development tool, not a broker: one user, memory only, plain AMQP on 127.0.0.1 (the
-commands take plain amqp:// only for this machine). Details: docs/dev-queue.md.
+commands take plain amqp:// only for this machine). Details: ${guidePath('dev-queue.md') ?? 'the package\'s docs/dev-queue.md'}.
 
 Options:
   --port N       port to listen on (default: a free one)
@@ -52,7 +53,11 @@ The password is CIVITAS_PASSWORD when set, else a new random one (printed).`,
           `  export CIVITAS_USERNAME=${q.username}\n` +
           `  export CIVITAS_PASSWORD=${q.password}\n` +
           `  export CIVITAS_QUEUE=${queue}\n` +
-          `then, in another terminal: civitas-outreach peek | check | pull --out outreach.jsonl --until-drained\n` +
+          `then, in another terminal with these settings:\n` +
+          `  ${RUN} check\n` +
+          `  ${RUN} peek\n` +
+          `  ${RUN} pull --out outreach.jsonl --until-drained\n` +
+          `more: ${helpPointer()}\n` +
           `Ctrl-C stops it.\n`,
       );
       if (!context.interrupted.aborted) await new Promise<void>((resolve) => context.interrupted.addEventListener('abort', () => resolve(), { once: true }));

@@ -6,6 +6,7 @@ import { decodeOutreach } from '../../message/decode.js';
 import { archiveLine } from '../archive-line.js';
 import { positiveInteger, type CliCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { emptyQueueNote } from './check.js';
 import { mostTelling, reportFailure } from '../report.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, linkSettings, resolveConnection } from '../settings.js';
 
@@ -57,6 +58,7 @@ Exit codes as for check (0 ok, 2 settings, 3 connection, 4 TLS, 5 login, 6 queue
       }
       const why = result.reason === 'end' ? 'the broker has no more to show' : result.reason === 'limit' ? `--limit ${limit} reached` : 'interrupted';
       context.stderr.write(`peeked ${result.count} message(s) from ${settings.queue} at ${endpoint.label} (${why}); none taken\n`);
+      if (result.reason === 'end' && result.count === 0) context.stderr.write(`note: ${emptyQueueNote(settings.queue)}\n`);
       if (result.reason === 'end' && result.count >= ACTIVEMQ_BROWSE_PAGE) {
         context.stderr.write(
           `note: ActiveMQ shows a browser at most maxBrowsePageSize messages (${ACTIVEMQ_BROWSE_PAGE} by default), so the queue may hold more than were shown\n`,

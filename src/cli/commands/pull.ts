@@ -51,16 +51,24 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     const limit = positiveInteger(values.limit, '--limit') ?? Number.POSITIVE_INFINITY;
     const untilDrained = values['until-drained'] === true;
     const settings = await resolveConnection(values, context);
-    let file: LineFile;
+    const path = resolve(out);
+    // An existing file is opened (and repaired) now; a new one is created only once a connection
+    // is up, so that a run that never connects (a wrong password, say) leaves no empty file.
+    // Either way a bad --out is reported before any connection is tried.
+    let file: LineFile | undefined;
     try {
-      file = await LineFile.open(resolve(out));
+      file = await LineFile.openExisting(path);
+      if (file === undefined) await LineFile.assertCreatable(path);
     } catch (error) {
       if (error instanceof LineFileError) throw new UsageError(error.message);
       throw new UsageError(`cannot open --out ${out}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
-    if (file.repairedBytes > 0) {
+    if (file !== undefined && file.repairedBytes > 0) {
       context.stderr.write(`cut off an incomplete last line (${file.repairedBytes} bytes) left by an interrupted run; its message was not accepted and comes again\n`);
     }
+    let opening: Promise<LineFile> | undefined;
+    /** The file, created on first use (a connection); each line is appended to it and fsynced before its message is accepted. */
+    const output = (): Promise<LineFile> => (opening ??= file === undefined ? LineFile.open(path).then((created) => (file = created)) : Promise.resolve(file));
 
     let taken = 0;
     let written = 0;
@@ -68,6 +76,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     let writeError: unknown;
     let connected = false;
     let failedAttempts = 0;
+    /** The error that ends a run that never connected; once one endpoint answered, the others' earlier errors are no failure. */
     let firstError: OutreachError | undefined;
     let lastConnectionError: OutreachError | undefined;
     const consumer = new OutreachConsumer({
@@ -86,7 +95,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
       onInvalid: async (message: InvalidMessage) => {
         taken++;
         try {
-          await file.append(archiveLine({ ...message, invalid: { kind: message.error.kind, message: message.error.message } }, message.body));
+          await (await output()).append(archiveLine({ ...message, invalid: { kind: message.error.kind, message: message.error.message } }, message.body));
         } catch (error) {
           // Not written, so not accepted (the consumer hands it back as the hook threw); stop.
           writeError ??= error;
@@ -121,15 +130,21 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     });
     consumer.on('connected', ({ endpoint }) => {
       connected = true;
-      context.stderr.write(`connected to ${endpoint}, queue ${settings.queue}; appending to ${file.path}\n`);
+      context.stderr.write(`connected to ${endpoint}, queue ${settings.queue}; appending to ${path}\n`);
+      output().catch((error: unknown) => {
+        writeError ??= error;
+        void stop();
+      });
     });
-    consumer.on('reconnecting', ({ endpoint, delayMs }) => context.stderr.write(`reconnecting to ${endpoint} in ${delayMs} ms\n`));
+    // Before the first link, the next endpoint of a pair (the first was the standby): no failure yet.
+    consumer.on('reconnecting', ({ endpoint, delayMs }) => context.stderr.write(`${connected ? 'reconnecting' : 'connecting'} to ${endpoint} in ${delayMs} ms\n`));
     if (untilDrained) consumer.on('drained', () => void stop());
     // The consumer gave up by itself (e.g. the queue was deleted or permissions were withdrawn).
     consumer.on('closed', () => stopRequested());
     context.interrupted.addEventListener('abort', () => void stop(), { once: true });
 
-    const showProgress = (): void => void context.stderr.write(`\rpulled ${written} (${invalid} undecodable)…`);
+    // From the first connection on: a run that never connects prints its error alone.
+    const showProgress = (): void => void (connected && context.stderr.write(`\rpulled ${written} (${invalid} undecodable)…`));
     const progress = context.stderr.isTTY === true ? setInterval(showProgress, PROGRESS_EVERY_MS) : undefined;
     const handler = async (delivery: OutreachDelivery): Promise<void> => {
       if (taken >= limit || writeError !== undefined) {
@@ -138,7 +153,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
       }
       taken++;
       try {
-        await file.append(archiveLine({ ...delivery, outreachId: delivery.outreach.outreachId }, delivery.body));
+        await (await output()).append(archiveLine({ ...delivery, outreachId: delivery.outreach.outreachId }, delivery.body));
       } catch (error) {
         writeError ??= error;
         delivery.release();
@@ -160,17 +175,23 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     }
     await stopped; // a signal, --limit, --until-drained, a write error, or trouble before the first link
     const report = await stop();
-    if (progress !== undefined) {
-      clearInterval(progress);
+    clearInterval(progress);
+    if (progress !== undefined && connected) {
       showProgress();
       context.stderr.write('\n');
     }
-    await file.close().catch((error: unknown) => void (writeError ??= error));
-    context.stderr.write(summary(written, invalid, file.path, report));
-    if (firstError !== undefined && written === 0) return reportFailure(firstError, context);
+    await opening?.catch(() => undefined);
+    await file?.close().catch((error: unknown) => void (writeError ??= error));
+    if (!connected) {
+      // Nothing was pulled and no file was created: the error is the whole story.
+      if (firstError !== undefined) return reportFailure(firstError, context);
+      context.stderr.write('stopped before a connection was made: nothing pulled\n');
+      return EXIT.ok;
+    }
+    context.stderr.write(summary(written, invalid, path, report));
     if (consumer.state === 'failed' && lastConnectionError !== undefined) return reportFailure(lastConnectionError, context);
     if (writeError !== undefined) {
-      context.stderr.write(`error: writing ${file.path} failed (${(writeError as NodeJS.ErrnoException).code ?? String(writeError)}); messages not written were left on the queue\n`);
+      context.stderr.write(`error: writing ${path} failed (${(writeError as NodeJS.ErrnoException).code ?? String(writeError)}); messages not written were left on the queue\n`);
       return EXIT.failure;
     }
     if (report.timedOut) return EXIT.failure;
