@@ -105,23 +105,37 @@ export class AmqpLink {
 
   /**
    * Connects and attaches. Resolves when the broker has attached the receiver; rejects with a
-   * classified {@link OutreachError} otherwise.
+   * classified {@link OutreachError} otherwise. When `signal` fires first, the attempt is
+   * abandoned: its socket destroyed, its timer cleared, and the promise rejects with `CLOSED` once
+   * the socket has closed.
    */
-  static open(endpoint: BrokerEndpoint, settings: LinkSettings, handlers: LinkHandlers): Promise<AmqpLink> {
+  static open(endpoint: BrokerEndpoint, settings: LinkSettings, handlers: LinkHandlers, signal?: AbortSignal): Promise<AmqpLink> {
     const link = new AmqpLink(endpoint, settings);
-    return link.#start(settings, handlers);
+    return link.#start(settings, handlers, signal);
   }
 
-  #start(settings: LinkSettings, handlers: LinkHandlers): Promise<AmqpLink> {
+  #start(settings: LinkSettings, handlers: LinkHandlers, signal: AbortSignal | undefined): Promise<AmqpLink> {
     return new Promise<AmqpLink>((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(new OutreachError('CLOSED', `${this.endpoint.label}: connection attempt abandoned`));
+        return;
+      }
       let settled = false;
       const fail = (error: OutreachError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abandon);
+        // Abandoned: reject once the socket is gone, so that whoever waits on the attempt (close())
+        // leaves no socket behind. A socket that had closed already is not waited for (`closed`
+        // turns true at destroy(), before 'close' is emitted: read it first).
+        const socket = this.#connection === undefined ? undefined : socketOf(this.#connection);
+        const waitForClose = error.code === 'CLOSED' && socket !== undefined && socket.closed === false;
         this.#destroy();
-        reject(error);
+        if (waitForClose) socket.once('close', () => reject(error));
+        else reject(error);
       };
+      const abandon = (): void => fail(new OutreachError('CLOSED', `${this.endpoint.label}: connection attempt abandoned`));
       // Set when the broker answered the attach with no source: a refusal, its detach follows.
       let refused = false;
       const timer = setTimeout(
@@ -135,6 +149,7 @@ export class AmqpLink {
           ),
         settings.connectTimeoutMs,
       );
+      signal?.addEventListener('abort', abandon, { once: true });
       // Whether the peer has spoken AMQP on this connection (its open frame came).
       let amqpOpen = false;
       const onError = (context: EventContext | Error, fallback: OutreachErrorCode): void => {
@@ -196,6 +211,7 @@ export class AmqpLink {
           }
           settled = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', abandon);
           this.#open = true;
           this.#handlers = handlers;
           resolve(this);
