@@ -40,18 +40,27 @@ export interface LinkHandlers {
 /** How long a drain may go without an answer or a message before the link stops waiting. */
 const DRAIN_ANSWER_TIMEOUT_MS = 10_000;
 
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'HOSTNAME_MISMATCH',
+const CA_ADVICE = "TLS certificate not trusted ({code}); pass the broker's CA as the ca option";
+const NAME_ADVICE =
+  'TLS certificate does not match the host name ({code}{reason}); connect with a host name the certificate names (for Amazon MQ, the endpoint the AWS console shows, not an IP address), or set servername to it';
+const CLIENT_CERT_ADVICE = "this consumer sends none (Amazon MQ never asks for one): check that the URL is the broker's AMQP endpoint";
+
+/**
+ * Node's codes for a TLS failure that trying again cannot mend, each with what to do about it
+ * (`{code}` and `{reason}` are filled in). A failure among them is `TLS_FAILED` and fatal.
+ */
+const TLS_ADVICE: ReadonlyMap<string, string> = new Map([
+  // The chain leads to no certificate authority this client trusts.
+  ...['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_REJECTED'].map((code) => [code, CA_ADVICE] as const),
+  ['ERR_TLS_CERT_ALTNAME_INVALID', NAME_ADVICE],
+  ['HOSTNAME_MISMATCH', NAME_ADVICE],
+  ['CERT_HAS_EXPIRED', "the broker's TLS certificate has expired ({code}); check this machine's clock; if it is right, the certificate must be renewed by whoever runs the broker"],
+  ['CERT_NOT_YET_VALID', "the broker's TLS certificate is not valid yet ({code}); check this machine's clock (it may be behind); if it is right, tell whoever runs the broker"],
+  ['INVALID_PURPOSE', "the broker's TLS certificate is not meant for a TLS server ({code}: its extended key usage lacks serverAuth); the broker needs a server certificate: tell whoever runs it"],
+  ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', `the server demands a client certificate ({code}); ${CLIENT_CERT_ADVICE}`],
+  ['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', `the server refused the TLS handshake ({code}): it may demand a client certificate, and ${CLIENT_CERT_ADVICE}`],
+  ['ERR_SSL_WRONG_VERSION_NUMBER', 'this port does not speak TLS ({code}); it is likely the plain AMQP port: use the TLS port, usually 5671'],
 ]);
 
 /**
@@ -96,23 +105,37 @@ export class AmqpLink {
 
   /**
    * Connects and attaches. Resolves when the broker has attached the receiver; rejects with a
-   * classified {@link OutreachError} otherwise.
+   * classified {@link OutreachError} otherwise. When `signal` fires first, the attempt is
+   * abandoned: its socket destroyed, its timer cleared, and the promise rejects with `CLOSED` once
+   * the socket has closed.
    */
-  static open(endpoint: BrokerEndpoint, settings: LinkSettings, handlers: LinkHandlers): Promise<AmqpLink> {
+  static open(endpoint: BrokerEndpoint, settings: LinkSettings, handlers: LinkHandlers, signal?: AbortSignal): Promise<AmqpLink> {
     const link = new AmqpLink(endpoint, settings);
-    return link.#start(settings, handlers);
+    return link.#start(settings, handlers, signal);
   }
 
-  #start(settings: LinkSettings, handlers: LinkHandlers): Promise<AmqpLink> {
+  #start(settings: LinkSettings, handlers: LinkHandlers, signal: AbortSignal | undefined): Promise<AmqpLink> {
     return new Promise<AmqpLink>((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(new OutreachError('CLOSED', `${this.endpoint.label}: connection attempt abandoned`));
+        return;
+      }
       let settled = false;
       const fail = (error: OutreachError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abandon);
+        // Abandoned: reject once the socket is gone, so that whoever waits on the attempt (close())
+        // leaves no socket behind. A socket that had closed already is not waited for (`closed`
+        // turns true at destroy(), before 'close' is emitted: read it first).
+        const socket = this.#connection === undefined ? undefined : socketOf(this.#connection);
+        const waitForClose = error.code === 'CLOSED' && socket !== undefined && socket.closed === false;
         this.#destroy();
-        reject(error);
+        if (waitForClose) socket.once('close', () => reject(error));
+        else reject(error);
       };
+      const abandon = (): void => fail(new OutreachError('CLOSED', `${this.endpoint.label}: connection attempt abandoned`));
       // Set when the broker answered the attach with no source: a refusal, its detach follows.
       let refused = false;
       const timer = setTimeout(
@@ -126,8 +149,11 @@ export class AmqpLink {
           ),
         settings.connectTimeoutMs,
       );
+      signal?.addEventListener('abort', abandon, { once: true });
+      // Whether the peer has spoken AMQP on this connection (its open frame came).
+      let amqpOpen = false;
       const onError = (context: EventContext | Error, fallback: OutreachErrorCode): void => {
-        const error = this.#classify(context, fallback);
+        const error = this.#classify(context, fallback, !settled && !amqpOpen);
         if (!settled) fail(error);
         else this.#lost(error);
       };
@@ -165,6 +191,7 @@ export class AmqpLink {
         onError(ctx, 'CONNECTION_FAILED');
       });
       connection.on('connection_open', () => {
+        amqpOpen = true;
         const receiver = connection.open_receiver({
           source: settings.browse === true ? { address: settings.queue, distribution_mode: 'copy' as const } : { address: settings.queue },
           autoaccept: false,
@@ -184,6 +211,7 @@ export class AmqpLink {
           }
           settled = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', abandon);
           this.#open = true;
           this.#handlers = handlers;
           resolve(this);
@@ -320,24 +348,35 @@ export class AmqpLink {
     }
   }
 
-  /** Turns a rhea event or socket error into a typed error without credentials in its text. */
-  #classify(source: EventContext | Error, fallback: OutreachErrorCode): OutreachError {
+  /**
+   * Turns a rhea event or socket error into a typed error without credentials in its text.
+   * `beforeAmqp`: the attempt is under way and the peer has not spoken AMQP yet.
+   */
+  #classify(source: EventContext | Error, fallback: OutreachErrorCode, beforeAmqp = false): OutreachError {
     const raw = source instanceof Error ? source : (source.error ?? source.connection?.error ?? source.receiver?.error);
     const err = raw as { condition?: string; description?: string; message?: string; code?: string } | undefined;
     const condition = err?.condition;
     const code = err?.code;
     const text = this.#scrub(err?.description ?? err?.message ?? 'connection closed');
     const where = this.endpoint.label;
-    if (code !== undefined && TLS_CODES.has(code)) {
-      return new OutreachError('TLS_FAILED', `${where}: TLS certificate not trusted (${code}); pass the broker's CA as the ca option`, {
-        cause: raw,
-      });
+    const tlsAdvice = code === undefined ? undefined : TLS_ADVICE.get(code);
+    if (tlsAdvice !== undefined) {
+      const reason = mismatchReason(raw);
+      return new OutreachError('TLS_FAILED', `${where}: ${tlsAdvice.replace('{code}', code!).replace('{reason}', reason)}`, { cause: raw });
     }
     if (condition === 'amqp:unauthorized-access' && fallback === 'CONNECTION_FAILED') {
       return new OutreachError('AUTHENTICATION_FAILED', `${where}: the broker refused the username or password (${condition})`);
     }
     if (fallback === 'QUEUE_UNAVAILABLE' && (condition === 'amqp:unauthorized-access' || condition === 'amqp:not-found')) {
       return new OutreachError('QUEUE_UNAVAILABLE', `${where}: the broker refused the queue link (${condition}: ${text})`);
+    }
+    if (raw === undefined && beforeAmqp && !this.endpoint.tls) {
+      // A TLS port drops a plain client's AMQP header without a word (measured on ActiveMQ).
+      return new OutreachError(
+        'CONNECTION_FAILED',
+        `${where}: the peer closed the connection before answering in AMQP; if this is the TLS port (usually 5671), use amqps://; otherwise check that this machine's address is on the broker's allow list`,
+        { retryable: true },
+      );
     }
     const detail = condition === undefined ? (code ?? text) : `${condition}: ${text}`;
     return new OutreachError('CONNECTION_FAILED', `${where}: ${detail}`, { retryable: true, cause: scrubbedCause(raw, [this.#password]) });
@@ -356,6 +395,18 @@ export class AmqpLink {
     }
     return out;
   }
+}
+
+/**
+ * Node's reason for a host-name mismatch, and the names the certificate holds (public, not a
+ * secret), as `: …` text; empty for any other error.
+ */
+function mismatchReason(raw: unknown): string {
+  const { reason, cert } = raw as { reason?: unknown; cert?: { subjectaltname?: unknown } };
+  if (typeof reason !== 'string') return '';
+  const text = reason.replace(/[:\s]+$/, '');
+  const names = cert?.subjectaltname;
+  return typeof names === 'string' && names !== '' && !text.includes(names) ? `: ${text}; the certificate is for ${names}` : `: ${text}`;
 }
 
 /**

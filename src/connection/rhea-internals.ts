@@ -11,6 +11,8 @@ export const RHEA_TIMER_KEYS = ['heartbeat_in', 'heartbeat_out', 'abort_idle'] a
 export interface RheaSocket {
   destroy?: () => void;
   destroyed?: boolean;
+  /** Node's `closed` (streams since Node 18): true from destroy() on, before 'close' is emitted. */
+  closed?: boolean;
   once(event: 'close', listener: () => void): unknown;
 }
 

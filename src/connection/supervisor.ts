@@ -81,9 +81,17 @@ export class ConnectionSupervisor {
     return this.#connecting;
   }
 
-  /** No more attempts (closing): a back-off or an attempt under way ends; the open link stays. */
+  /**
+   * No more attempts (closing): a back-off or an attempt under way ends (the attempt's socket is
+   * destroyed); the open link stays. {@link ConnectionSupervisor.settled} tells when it is over.
+   */
   stop(): void {
     this.#stopped.abort();
+  }
+
+  /** Resolves when no connection attempt is under way any more: after stop(), once its socket has closed. */
+  async settled(): Promise<void> {
+    await this.#connecting?.catch(() => undefined);
   }
 
   /** Whether the link is closed on purpose until {@link ConnectionSupervisor.unpark}. */
@@ -143,7 +151,7 @@ export class ConnectionSupervisor {
           onMessage: (delivery, message) => this.#events.message(generation, delivery, message),
           onDown: (error) => this.#onDown(link, generation, error),
           onDrained: (answered) => this.#events.drained(link, answered),
-        });
+        }, stopped);
         if (stopped.aborted) {
           await link.close(2_000);
           throw closed();
@@ -156,9 +164,10 @@ export class ConnectionSupervisor {
         return;
       } catch (error) {
         let err = asConnectionError(error);
-        if (err.code === 'CLOSED') throw err;
-        // Stopped while this attempt was under way: closing wins over the attempt's failure.
+        // Stopped while this attempt was under way (the attempt abandoned, or failed meanwhile):
+        // closing wins over the attempt's failure.
         if (stopped.aborted) throw new OutreachError('CLOSED', closed().message, { cause: err });
+        if (err.code === 'CLOSED') throw err;
         failures++;
         if (err.retryable && failures >= this.#reconnect.maxAttempts) {
           // Out of attempts: the consumer stops, so the error it reports is no longer retryable.

@@ -578,6 +578,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   }
 
   async #finishClose(unfinished: number, timedOut: boolean): Promise<CloseReport> {
+    await this.#supervisor.settled(); // an attempt under way is abandoned, its socket closed
     const link = this.#supervisor.takeLink();
     if (link !== undefined) await link.close(LINK_CLOSE_TIMEOUT_MS);
     this.#gate.detach();

@@ -7,7 +7,7 @@ import { parseEndpoints, type BrokerEndpoint } from '../connection/endpoints.js'
 import { OutreachError } from '../errors/outreach-error.js';
 import { checkMaxBytes, DEFAULT_MAX_BODY_BYTES, type DecodeOptions } from '../message/decode.js';
 import { resolveTelemetry, type TelemetrySettings } from '../telemetry/options.js';
-import { silentLogger, type OutreachLogger } from './logger.js';
+import { resolveLogger, type OutreachLogger } from './logger.js';
 import type { InvalidMessage, InvalidMessagePolicy, OutreachConsumerOptions } from './options.js';
 import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DELAY_MS, type OutageSettings } from './outage.js';
 
@@ -114,7 +114,7 @@ export function resolveSettings<A>(options: OutreachConsumerOptions<A>): Consume
     decode: options.codec === undefined ? { maxBytes } : { maxBytes, codec: options.codec },
     onInvalid: options.onInvalid,
     invalidPolicy,
-    logger: options.logger ?? silentLogger,
+    logger: resolveLogger(options.logger),
     outage: resolveOutage(options.outage),
     telemetry: resolveTelemetry(options.telemetry),
   };

@@ -15,7 +15,9 @@
  * - `INSECURE_URL`: a plain `amqp://` URL without `allowInsecure: true`.
  * - `CONNECTION_FAILED`: the broker could not be reached or dropped the connection (retryable).
  * - `AUTHENTICATION_FAILED`: the broker refused the username or password.
- * - `TLS_FAILED`: the broker's certificate is not trusted or does not match its host name.
+ * - `TLS_FAILED`: the TLS connection cannot be made as configured: the broker's certificate is not
+ *   trusted, does not match its host name, has expired or is for another purpose, the server
+ *   demands a client certificate, or the port does not speak TLS. The message says which.
  * - `QUEUE_UNAVAILABLE`: the broker refused or closed the link to the queue (no permission, deleted).
  * - `ALREADY_SETTLED`: a delivery was settled twice.
  * - `DELIVERY_LOST`: a delivery was settled after the connection that carried it was lost; the

@@ -319,30 +319,61 @@ describe('TLS', () => {
     expectNoSecrets(rec, err);
   });
 
-  it('fails with TLS_FAILED when the certificate does not match the server name', async () => {
+  it('fails with TLS_FAILED when the certificate does not match the server name, advising the name, not the CA', async () => {
     const rec = recorder();
     const consumer = track(new OutreachConsumer({ ...consumerOptions(broker, uniqueQueue()), servername: 'broker.example.com', reconnect: { maxAttempts: 5, initialDelayMs: 10 } }));
     watch(consumer, rec);
     const err = await rejection(consumer.start(() => undefined));
     expect(err.code).toBe('TLS_FAILED');
+    expect(err.message).toMatch(/does not match the host name \(ERR_TLS_CERT_ALTNAME_INVALID: .*\); connect with a host name the certificate names .*or set servername/);
+    expect(err.message).not.toMatch(/ca option/);
     expect(rec.errors).toHaveLength(1);
     expectNoSecrets(rec, err);
   });
 
-  it('fails instead of waiting forever when TLS is spoken to the plain AMQP port', async () => {
+  it('amqps:// to the plain AMQP port: a fatal TLS_FAILED at once (ERR_SSL_WRONG_VERSION_NUMBER), no retry, use the TLS port', async () => {
     const rec = recorder();
     const consumer = track(
       new OutreachConsumer({
         ...consumerOptions(broker, uniqueQueue()),
         url: `amqp+ssl://127.0.0.1:${broker.amqpPort}`,
-        connectTimeoutMs: 3_000,
+        reconnect: { maxAttempts: 5, initialDelayMs: 10 },
+      }),
+    );
+    watch(consumer, rec);
+    const began = Date.now();
+    const err = await rejection(consumer.start(() => undefined));
+    expect(Date.now() - began).toBeLessThan(3_000);
+    expect(err.code, err.message).toBe('TLS_FAILED');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toBe(
+      `amqps://127.0.0.1:${broker.amqpPort}: this port does not speak TLS (ERR_SSL_WRONG_VERSION_NUMBER); it is likely the plain AMQP port: use the TLS port, usually 5671`,
+    );
+    expect(consumer.state).toBe('failed');
+    expect(rec.errors.map((e) => e.error)).toEqual([err]);
+    expect(rec.events.filter((e) => e.name === 'reconnecting')).toEqual([]);
+    expectNoSecrets(rec, err);
+  });
+});
+
+describe('amqp:// to the TLS port', () => {
+  it('is a retryable CONNECTION_FAILED that suggests amqps://, and the allow list second', async () => {
+    const rec = recorder();
+    const consumer = track(
+      new OutreachConsumer({
+        ...consumerOptions(broker, uniqueQueue()),
+        url: `amqp://127.0.0.1:${broker.amqpsPort}`,
+        allowInsecure: true,
         reconnect: { maxAttempts: 2, initialDelayMs: 10 },
       }),
     );
     watch(consumer, rec);
     const err = await rejection(consumer.start(() => undefined));
-    expect(['CONNECTION_FAILED', 'TLS_FAILED']).toContain(err.code);
-    expect(consumer.state).toBe('failed');
+    expect(err.code).toBe('CONNECTION_FAILED');
+    expect(rec.errors.map((e) => e.error.retryable)).toEqual([true, false]);
+    expect(rec.errors[0]!.error.message).toBe(
+      `amqp://127.0.0.1:${broker.amqpsPort}: the peer closed the connection before answering in AMQP; if this is the TLS port (usually 5671), use amqps://; otherwise check that this machine's address is on the broker's allow list`,
+    );
     expectNoSecrets(rec, err);
   });
 });

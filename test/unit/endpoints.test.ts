@@ -93,6 +93,35 @@ describe('parseEndpoints', () => {
     expect(thrown(() => parseEndpoints('failover:()', false)).code).toBe('INVALID_ARGUMENT');
   });
 
+  it('refuses URL options it does not honour with INVALID_ARGUMENT, naming the option and what to use instead', () => {
+    const cases: [string, RegExp][] = [
+      ['amqps://b:5671?transport.verifyHostName=false', /^url: the URL option transport\.verifyHostName is not supported: .*set the servername option/],
+      ['amqps://b:5671?transport.trustAll=true', /^url: the URL option transport\.trustAll is not supported: TLS verification cannot be turned off; .*ca option/],
+      ['amqps://b:5671?transport.trustStoreLocation=/etc/ts.jks', /transport\.trustStoreLocation is not supported: .*ca option/],
+      ['amqps://b:5671?amqp.idleTimeout=30000', /amqp\.idleTimeout is not supported: use the idleTimeoutMs option/],
+      ['amqps://b:5671?anything=1', /^url: the URL option anything is not supported: the consumer reads no options from the URL/],
+      // Inside a failover list: the entry is named.
+      ['failover:(amqps://a:5671,amqps://b:5671?transport.verifyHostName=false)', /^url\[1\]: the URL option transport\.verifyHostName/],
+      // The failover form's own options.
+      ['failover:(amqps://a:5671,amqps://b:5671)?maxReconnectAttempts=3', /^url \(failover options\): the URL option maxReconnectAttempts is not supported: use the reconnect\.maxAttempts option/],
+      ['failover:(amqps://a:5671,amqps://b:5671)?randomize=true', /randomize is not supported: the consumer tries the endpoints in the order given/],
+      ['failover:(amqps://a:5671,amqps://b:5671)?randomize=false&initialReconnectDelay=100', /initialReconnectDelay is not supported: use the reconnect\.initialDelayMs option/],
+    ];
+    for (const [url, message] of cases) {
+      const err = thrown(() => parseEndpoints(url, false));
+      expect(err.code, url).toBe('INVALID_ARGUMENT');
+      expect(err.message, url).toMatch(message);
+    }
+    // A value never shows in the message (it may be a password).
+    const err = thrown(() => parseEndpoints(`amqps://b:5671?jms.password=${SECRET}`, false));
+    expect(err.message).toMatch(/jms\.password is not supported: use the password option, never the URL/);
+    expect(err.message).not.toContain(SECRET);
+  });
+
+  it('takes the failover option randomize=false, which is what it does: the endpoints in the order given', () => {
+    expect(parseEndpoints('failover:(amqps://a:5671,amqps://b:5671)?randomize=false', false).map((e) => e.host)).toEqual(['a', 'b']);
+  });
+
   it('names the failing entry of a list', () => {
     expect(thrown(() => parseEndpoints(['amqps://a:5671', 'http://b'], false)).message).toMatch(/^url\[1\]/);
   });
