@@ -13,7 +13,7 @@ export const EXIT = {
   usage: 2,
   /** The broker could not be reached: host, port, firewall, allow list. */
   connection: 3,
-  /** TLS: the broker's certificate is not trusted or does not match the host name. */
+  /** TLS: the broker's certificate is not trusted, does not match the host name, has expired; or the port does not speak TLS. */
   tls: 4,
   /** The broker refused the username or password. */
   authentication: 5,

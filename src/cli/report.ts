@@ -6,7 +6,8 @@ import { EXIT, failureFor } from './exit-codes.js';
 export function reportFailure(error: unknown, context: CliContext): number {
   if (isOutreachError(error)) {
     const { exitCode, fix } = failureFor(error.code);
-    context.stderr.write(`${error.code}: ${oneLine(inUserTerms(error.message))} — ${fix}\n`);
+    const told = error.code === 'TLS_FAILED' ? tlsFix(error.message, fix) : fix;
+    context.stderr.write(`${error.code}: ${oneLine(inUserTerms(error.message))} — ${told}\n`);
     return exitCode;
   }
   context.stderr.write(`error: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
@@ -28,10 +29,27 @@ const SOCKET_WORDS: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'host unreachable',
 };
 
+/** The library's TLS advice where it names an option that the command line calls otherwise. */
+const CA_OPTION = /; pass the broker's CA as the ca option$/;
+const SERVERNAME_OPTION = /, or set servername to it$/;
+
+/**
+ * The fix for a `TLS_FAILED`: the library's message names the cause and advice that fits it. Two
+ * causes have a setting of the command line: an untrusted certificate (CIVITAS_CA) and a host-name
+ * mismatch (the URL's host). For the others (expired, not yet valid, wrong purpose, a client
+ * certificate demanded, a plain port) the message itself says what to do.
+ */
+export function tlsFix(message: string, fallback: string): string {
+  if (CA_OPTION.test(message)) return "for a private broker set CIVITAS_CA to its CA certificate (PEM); Amazon MQ's certificates are publicly trusted";
+  if (SERVERNAME_OPTION.test(message)) return 'put a host name the certificate names in CIVITAS_URL (for Amazon MQ, the endpoint the AWS console shows, not an IP address)';
+  return /\(([A-Z_]+)\)/.test(message) ? 'do as the message says (docs/troubleshooting.md, TLS_FAILED)' : fallback;
+}
+
 /** The library's message in the command line's words for what the library calls options. */
 export function inUserTerms(message: string): string {
   return message
-    .replace(/; pass the broker's CA as the ca option$/, '')
+    .replace(CA_OPTION, '')
+    .replace(SERVERNAME_OPTION, '')
     .replace(/: (E[A-Z_]+)$/, (whole, code: string) => (SOCKET_WORDS[code] === undefined ? whole : `: ${SOCKET_WORDS[code]} (${code})`));
 }
 

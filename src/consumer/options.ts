@@ -132,6 +132,8 @@ export interface OutreachConsumerOptions<A = Outreach> {
   readonly outage?: OutageOptions | false;
   /**
    * Where the consumer logs; pino-compatible. Never receives passwords, bodies or student data.
+   * A method that throws is ignored and reported once as a process warning (`OUTREACH_LOGGER_THREW`;
+   * see {@link OutreachLogger}): your logger cannot crash or stall the consumer.
    * @defaultValue silent
    */
   readonly logger?: OutreachLogger;

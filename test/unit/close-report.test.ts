@@ -98,7 +98,6 @@ describe('close() report', () => {
     const q = await startDevQueue({ network: false, queues: { c: [...makeOutreachMessages(6, { seed: 43 })] } });
     try {
       const consumer = consumerOf(q, 'c', {
-        concurrency: 2,
         outage: { isOutage: (error) => error instanceof Error && error.message === 'sink down', probeDelayMs: 50 },
       });
       const events: string[] = [];
@@ -110,7 +109,7 @@ describe('close() report', () => {
         events.push(`handler ${calls}`);
         // The first succeeds (its acceptance waits to be written); the second, in the same turn, fails.
         if (calls === 2) throw new Error('sink down');
-      });
+      }, { concurrency: 2 });
       await until(() => q.depth('c') === 0, 'the queue to drain');
       await consumer.close();
       expect(events.slice(0, 3)).toEqual(['handler 1', 'handler 2', 'outage']);

@@ -8,6 +8,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isOutreachError, OutreachConsumer, type OutreachConsumerOptions, type OutreachError } from '../../src/index.js';
 import { startDevQueue, type DevQueue } from '../../src/testing/index.js';
 import { selfSignedCert, type SelfSignedOptions } from '../integration/self-signed.js';
+import type { CliContext } from '../../src/cli/command.js';
+import { reportFailure } from '../../src/cli/report.js';
+
+/** The one line the command line prints for an error (and its exit code). */
+function cliLine(error: OutreachError): { line: string; exitCode: number } {
+  let line = '';
+  const exitCode = reportFailure(error, { stderr: { write: (text: string) => void (line += text) } } as unknown as CliContext);
+  return { line, exitCode };
+}
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -71,6 +80,11 @@ describe('a broker certificate that cannot be trusted as it is', () => {
     const failure = await failedStart({ url: q.url, ca });
     expectFatalTls(failure, /has expired \(CERT_HAS_EXPIRED\); check this machine's clock; if it is right, the certificate must be renewed/);
     expect(failure.error.message).not.toMatch(/ca option/);
+    // The command line gives the same advice, not CIVITAS_CA.
+    const cli = cliLine(failure.error);
+    expect(cli.exitCode).toBe(4);
+    expect(cli.line).toMatch(/^TLS_FAILED: .*has expired \(CERT_HAS_EXPIRED\); check this machine's clock.* — do as the message says/);
+    expect(cli.line).not.toMatch(/CIVITAS_CA/);
   });
 
   it('not valid yet: CERT_NOT_YET_VALID, check the clock', async () => {
@@ -88,6 +102,10 @@ describe('a broker certificate that cannot be trusted as it is', () => {
       /does not match the host name \(ERR_TLS_CERT_ALTNAME_INVALID: IP: 127\.0\.0\.1 is not in the cert's list; the certificate is for DNS:broker\.example\.com\); connect with a host name the certificate names .*or set servername/,
     );
     expect(failure.error.message).not.toMatch(/ca option/);
+    // The command line has no servername setting: it says to put the name in the URL.
+    const cli = cliLine(failure.error);
+    expect(cli.line).toMatch(/ — put a host name the certificate names in CIVITAS_URL/);
+    expect(cli.line).not.toMatch(/servername|CIVITAS_CA/);
     // The advice works: the name it gives, as servername, connects.
     const consumer = new OutreachConsumer({ url: q.url, ca, servername: 'broker.example.com', username: q.username, password: q.password, queue: 'q' });
     open.push(consumer);
@@ -97,7 +115,9 @@ describe('a broker certificate that cannot be trusted as it is', () => {
 
   it('self-signed and not given as ca: DEPTH_ZERO_SELF_SIGNED_CERT, pass the CA', async () => {
     const { q } = await tlsDevQueue({});
-    expectFatalTls(await failedStart({ url: q.url }), /not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); pass the broker's CA as the ca option/);
+    const failure = await failedStart({ url: q.url });
+    expectFatalTls(failure, /not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); pass the broker's CA as the ca option/);
+    expect(cliLine(failure.error).line).toMatch(/^TLS_FAILED: .*not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\) — for a private broker set CIVITAS_CA/);
   });
 });
 

@@ -21,7 +21,7 @@ endpoint accepts all of it (the standby of an active/standby pair refuses connec
 normal). Otherwise prints one line "CODE: cause — fix" on stderr and exits with:
   2  a setting is missing or malformed      5  the username or password was refused
   3  the broker could not be reached        6  the queue was refused (permission, name)
-  4  TLS: certificate not trusted / wrong host name
+  4  TLS: certificate not trusted, wrong host name, expired; or a port that does not speak TLS
 
 ${CONNECTION_HELP}`,
   options: { ...CONNECTION_OPTIONS },
