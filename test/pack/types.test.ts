@@ -3,8 +3,8 @@
 // 5.9 and the newest 7.x side by side (under aliases, each run by its own bin), and NO @types/node.
 // A user's file of the main entry and the testing kit must pass `tsc --noEmit --strict --module
 // nodenext` with no tsconfig, in an ESM project and a CommonJS one; `await using` too (it needs
-// lib esnext.disposable, which `--target esnext` brings); then the same with @types/node installed
-// (our declarations must not clash with it). The quick starts of docs/getting-started.md (ESM and
+// lib esnext.disposable, which `--target esnext` brings, or @types/node); then the same with
+// @types/node installed (our declarations must not clash with it). The quick starts of docs/getting-started.md (ESM and
 // CommonJS) are type-checked, compiled and run against the dev queue. Needs `npm run build` first.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,9 +97,11 @@ describe.each(kinds)('a fresh "type": "%s" project without @types/node', (kind) 
     expect(tsc(kind, alias, [...check, 'user.ts'])).toEqual({ ok: true, output: '' });
   });
 
-  it.each(Object.entries(compilers))('%s type-checks `await using` with lib esnext (--target esnext)', (_, alias) => {
+  it.each(Object.entries(compilers))('%s type-checks `await using` with --target esnext or lib esnext.disposable', (_, alias) => {
     write(kind, 'using.ts', userFile(kind, usingBody));
-    expect(tsc(kind, alias, [...check, '--target', 'esnext', 'using.ts'])).toEqual({ ok: true, output: '' });
+    for (const lib of [['--target', 'esnext'], ['--lib', 'es2022,dom,esnext.disposable']]) {
+      expect(tsc(kind, alias, [...check, ...lib, 'using.ts'])).toEqual({ ok: true, output: '' });
+    }
   });
 });
 
