@@ -1,4 +1,10 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
+
+// src/async-dispose.ts holds only a global type declaration (for the .d.ts files); esbuild rightly
+// drops its bare imports from the JavaScript (package.json says sideEffects: false): no warning.
+const typesOnlyImports: NonNullable<Options['esbuildOptions']> = (options) => {
+  options.logOverride = { ...options.logOverride, 'ignored-bare-import': 'silent' };
+};
 
 export default defineConfig([
   {
@@ -17,6 +23,7 @@ export default defineConfig([
     // import.meta.url in the CommonJS build (src/telemetry/load.ts resolves the optional @opentelemetry/api from it).
     shims: true,
     treeshake: true,
+    esbuildOptions: typesOnlyImports,
   },
   {
     // The `civitas-outreach` command (package.json `bin`): ESM only, not part of the API, no
@@ -31,5 +38,6 @@ export default defineConfig([
     platform: 'node',
     splitting: false,
     treeshake: true,
+    esbuildOptions: typesOnlyImports,
   },
 ]);

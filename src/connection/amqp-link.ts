@@ -13,7 +13,7 @@ export interface LinkSettings {
   readonly queue: string;
   readonly username: string;
   readonly password: string;
-  readonly ca: string | Buffer | readonly (string | Buffer)[] | undefined;
+  readonly ca: string | Uint8Array | readonly (string | Uint8Array)[] | undefined;
   readonly servername: string | undefined;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;

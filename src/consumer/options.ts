@@ -44,13 +44,13 @@ export interface OutreachConsumerOptions<A = Outreach> {
   /** The queue name Civitas gave you (`queue://` in front is allowed; `,`, `*` and `>` are not). */
   readonly queue: string;
   /**
-   * The certificates to trust (PEM), for a broker whose certificate is not publicly trusted (a
-   * private CA, the test broker). They replace Node's bundled CAs, as Node's own `ca` option
+   * The certificates to trust (PEM, as text or bytes: a `Buffer` or any `Uint8Array`), for a
+   * broker whose certificate is not publicly trusted (a private CA, the test broker). They replace Node's bundled CAs, as Node's own `ca` option
    * does: only these are trusted. Amazon MQ's certificates are publicly trusted: leave this unset
    * there. TLS verification is always on.
    * @defaultValue Node's bundled CAs
    */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  readonly ca?: string | Uint8Array | readonly (string | Uint8Array)[];
   /**
    * TLS server name to verify the certificate against.
    * @defaultValue the URL's host name (none for an IP address)

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import '../async-dispose.js'; // for its types only: [Symbol.asyncDispose] without lib esnext or @types/node
 import { EventEmitter } from 'eventemitter3';
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import { sleep } from '../ack/retry-policy.js';

@@ -1,4 +1,5 @@
 // The dev queue's public types: its options, what it returns, and its fault switches.
+import '../async-dispose.js'; // for its types only: [Symbol.asyncDispose] without lib esnext or @types/node
 import type { OutreachWireMessage } from '../testing/examples.js';
 import type { DevQueueDeadLetter, DevQueueSettlement } from './queue-state.js';
 
@@ -87,12 +88,12 @@ export interface DevQueueOptions {
   readonly port?: number;
 }
 
-/** A PEM key and certificate for {@link DevQueueOptions.tls}. */
+/** A PEM key and certificate for {@link DevQueueOptions.tls}: text, or its bytes (a `Buffer` or any `Uint8Array`). */
 export interface DevQueueTls {
   /** The private key, PEM. */
-  readonly key: string | Buffer;
+  readonly key: string | Uint8Array;
   /** The certificate, PEM; clients trust it as their `ca` when it is self-signed. */
-  readonly cert: string | Buffer;
+  readonly cert: string | Uint8Array;
 }
 
 /** Counters of one queue, as {@link DevQueue.stats} returns them. */

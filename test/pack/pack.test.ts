@@ -1,35 +1,48 @@
 // Packs the tarball, installs it in a new project as a user would (required peers only), and both
-// imports and requires it by name, and runs its command line; then starts a consumer without and
+// imports and requires it by name, and runs its command line; checks what it ships (the guides and
+// the examples they link to, every relative link resolving inside it); then starts a consumer without and
 // with the optional peer @opentelemetry/api installed. Needs `npm run build` first (the test command
 // does it); packing here skips prepack so as not to build twice (fresh-clone.test.ts checks that
 // prepack builds).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { npmInstall, packInto, requiredPeers, root, run } from './packed.js';
 
-const root = join(import.meta.dirname, '..', '..');
 let project: string;
-
-function run(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), 'civitas-outreach-pack-'));
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', project], root)) as { filename: string; files: { path: string }[] }[];
-  const tarball = join(project, packed[0]!.filename);
+  const { tarball } = packInto(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, version: '0.0.0' }));
-  const { peerDependencies, peerDependenciesMeta = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-    peerDependencies: Record<string, string>;
-    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-  };
-  const peers = Object.entries(peerDependencies)
-    .filter(([name]) => peerDependenciesMeta[name]?.optional !== true)
-    .map(([name, range]) => `${name}@${range}`);
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...peers], project);
+  npmInstall(project, [tarball, ...requiredPeers()]);
 });
+
+/** The files `npm pack` puts in the tarball. */
+function packedFiles(): string[] {
+  const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string }[] }[];
+  return files[0]!.files.map((f) => f.path);
+}
+
+/** The relative link targets of a Markdown text (not in code), without scheme links. */
+function relativeLinks(markdown: string): string[] {
+  const prose = markdown.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
+  return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
+}
+
+/** The ids a Markdown renderer (GitHub, TypeDoc) gives the headings of a text. */
+function headingIds(markdown: string): Set<string> {
+  const prose = markdown.replace(/^```[\s\S]*?^```/gm, '');
+  return new Set(
+    [...prose.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+      m[1]!
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, '')
+        .replace(/ /g, '-'),
+    ),
+  );
+}
 
 afterAll(() => {
   if (project !== undefined) rmSync(project, { recursive: true, force: true });
@@ -81,13 +94,33 @@ describe('the packed tarball', () => {
     expect(JSON.parse(run('node', ['testing.cjs'], project))).toEqual(testingExpected);
   });
 
-  it('ships only dist and the package files', () => {
-    const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as { files: { path: string }[] }[];
-    const paths = files[0]!.files.map((f) => f.path);
-    expect(paths.every((p) => p.startsWith('dist/') || ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p))).toBe(true);
+  it('ships dist, the guides (docs/*.md) and the examples they link to, and the package files', () => {
+    const paths = packedFiles();
+    const shipped = (p: string): boolean =>
+      p.startsWith('dist/') || /^docs\/[^/]+\.md$/.test(p) || /^examples\/.+\.ts$/.test(p) || ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p);
+    expect(paths.filter((p) => !shipped(p))).toEqual([]);
     expect(paths).toEqual(
       expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/testing.cjs', 'dist/testing.d.ts', 'dist/testing.d.cts', 'dist/cli.js']),
     );
+    expect(paths).toEqual(expect.arrayContaining(['docs/getting-started.md', 'examples/quick-start.ts', 'CHANGELOG.md', 'LICENSE']));
+    expect(paths.some((p) => p.startsWith('docs/api/'))).toBe(false); // the generated site stays out
+  });
+
+  // Someone who installed from npm reads node_modules/civitas-outreach/README.md and the guides:
+  // every relative link in them must name a file of the package (and a #fragment a heading there).
+  it("every relative link of the shipped Markdown (README, guides) resolves inside the package", () => {
+    const paths = packedFiles();
+    const markdown = paths.filter((p) => p.endsWith('.md'));
+    expect(markdown.length).toBeGreaterThan(10);
+    const links = markdown.flatMap((file) => relativeLinks(readFileSync(join(root, file), 'utf8')).map((link) => ({ file, link })));
+    expect(links.filter(({ file }) => file === 'README.md').length).toBeGreaterThan(15);
+    const broken = links.filter(({ file, link }) => {
+      const [target = '', fragment] = link.split('#');
+      const path = target === '' ? file : posix.normalize(posix.join(posix.dirname(file), target));
+      if (!paths.includes(path)) return true;
+      return fragment !== undefined && path.endsWith('.md') && !headingIds(readFileSync(join(root, path), 'utf8')).has(fragment);
+    });
+    expect(broken).toEqual([]);
   });
 
   it('installs the civitas-outreach command: --help works', () => {
@@ -125,7 +158,7 @@ describe('the optional peer @opentelemetry/api', () => {
 
   it('installed: telemetry on, from ESM and CommonJS', () => {
     const { devDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', `@opentelemetry/api@${devDependencies['@opentelemetry/api']!}`], project);
+    npmInstall(project, [`@opentelemetry/api@${devDependencies['@opentelemetry/api']!}`]);
     const expected = { api: true, rejected: 'CONNECTION_FAILED', telemetry: ['telemetry on'] };
     expect(JSON.parse(run('node', ['start.mjs'], project))).toEqual(expected);
     expect(JSON.parse(run('node', ['start.cjs'], project))).toEqual(expected);
