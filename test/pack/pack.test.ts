@@ -25,10 +25,17 @@ function packedFiles(): string[] {
   return files[0]!.files.map((f) => f.path);
 }
 
-/** The relative link targets of a Markdown text (not in code), without scheme links. */
+/**
+ * The relative link targets of a Markdown text (not in code), inline and reference definitions,
+ * without scheme links. A reference into the API reference (`[Name]: ../src/index.ts#Name`, which
+ * the TypeDoc plugin resolves to the generated page) is left out: npm does not ship `src/` or the
+ * generated site, so in node_modules such a reference is only its readable name.
+ */
 function relativeLinks(markdown: string): string[] {
   const prose = markdown.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
-  return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
+  const inline = [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+  const references = [...prose.matchAll(/^\[[^\]\n]+\]: (\S+)/gm)].map((m) => m[1]!).filter((t) => !/^\.\.\/src\/(testing\/)?index\.ts#\w/.test(t));
+  return [...inline, ...references].filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
 }
 
 /** The ids a Markdown renderer (GitHub, TypeDoc) gives the headings of a text. */
