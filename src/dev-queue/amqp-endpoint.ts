@@ -62,6 +62,8 @@ export class AmqpEndpoint {
   readonly #conns = new Map<Connection, ConnState>();
   readonly #links = new Map<LinkHold, LinkState>();
   readonly #sockets = new Set<Socket>();
+  /** rhea connections opened and not yet disconnected, whose timers a destroyed socket would leave armed. */
+  readonly #opened = new Set<Connection>();
   readonly #stalledSockets = new Set<Socket>();
   #server: Server | undefined;
   #inProcess: { readonly host: string; unregister(): void } | undefined;
@@ -137,7 +139,7 @@ export class AmqpEndpoint {
   dropConnections(): number {
     const all = [...this.#conns.values()];
     for (const state of all) this.#drop(state);
-    for (const socket of this.#sockets) socket.destroy();
+    this.#destroySockets();
     return all.filter((s) => s.open).length;
   }
 
@@ -186,7 +188,7 @@ export class AmqpEndpoint {
     if (this.#closed) return;
     this.#closed = true;
     for (const state of [...this.#conns.values()]) this.#drop(state);
-    for (const socket of this.#sockets) socket.destroy();
+    this.#destroySockets();
     this.#inProcess?.unregister();
     const server = this.#server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -224,6 +226,16 @@ export class AmqpEndpoint {
     server.on('error', () => undefined);
   }
 
+  /**
+   * Destroys every client socket. rhea hears nothing of a socket destroyed on its own side, so the
+   * heartbeat timers of a connection that had already closed (gone from the table, its socket
+   * waiting for the client's end) would keep the process alive: they are cleared too.
+   */
+  #destroySockets(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    for (const connection of this.#opened) clearRheaTimers(connection);
+  }
+
   /** A new client socket (or in-process stream): tracked for the fault switches and close(). */
   #accepted(socket: Socket): void {
     this.#sockets.add(socket);
@@ -250,7 +262,10 @@ export class AmqpEndpoint {
 
   #listenToRhea(): void {
     const on = (event: string, handler: (ctx: EventContext) => void): void => void this.#container.on(event, handler);
-    on('connection_open', (ctx) => this.#connectionOpened(ctx.connection));
+    on('connection_open', (ctx) => {
+      this.#opened.add(ctx.connection);
+      this.#connectionOpened(ctx.connection);
+    });
     on('sender_open', (ctx) => this.#consumerAttached(ctx.connection, ctx.sender!));
     on('sender_flow', (ctx) => {
       const link = this.#linkOf(ctx);
@@ -281,7 +296,10 @@ export class AmqpEndpoint {
     });
     on('message', (ctx) => this.#published(ctx));
     on('connection_close', (ctx) => this.#connectionGone(ctx.connection, 'detach'));
-    on('disconnected', (ctx) => this.#connectionGone(ctx.connection, 'lost'));
+    on('disconnected', (ctx) => {
+      this.#opened.delete(ctx.connection);
+      this.#connectionGone(ctx.connection, 'lost');
+    });
     for (const event of ['error', 'protocol_error', 'connection_error', 'session_error', 'sender_error', 'receiver_error']) on(event, () => undefined);
   }
 
