@@ -1,5 +1,5 @@
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
-import { acceptSoon, flushAcceptances, type PendingAcceptance } from '../connection/acceptances.js';
+import { acceptSoon, flushAcceptances } from '../connection/acceptances.js';
 import { flushDispositionsBefore } from '../connection/rhea-internals.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
@@ -57,7 +57,7 @@ export interface DeliveryOwner {
  *
  * @typeParam A - the decoded type; {@link Outreach} unless you gave the consumer your own codec
  */
-export class OutreachDelivery<A = Outreach> implements DeliveryMetadata, PendingAcceptance {
+export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
   /** The decoded message. */
   readonly outreach: A;
   /** The body exactly as it arrived (string, bytes or AMQP section). Holds student data: store it as such. */

@@ -1,37 +1,15 @@
 // What close() reports is what happened on the wire: counted on the in-process dev queue (no
 // socket), against the queue's own record of each delivery.
 import { describe, expect, it } from 'vitest';
-import { batched, manual, OutreachConsumer, type Outreach, type OutreachConsumerOptions, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
-import { makeOutreachMessages, startDevQueue, type DevQueue } from '../../src/testing/index.js';
-
-function consumerOf(q: DevQueue, queue: string, options: Partial<OutreachConsumerOptions<Outreach>> = {}): OutreachConsumer {
-  const consumer = new OutreachConsumer({
-    url: q.url,
-    username: q.username,
-    password: q.password,
-    queue,
-    allowInsecure: true,
-    outage: false,
-    reconnect: { initialDelayMs: 5, maxDelayMs: 20 },
-    ...options,
-  });
-  consumer.on('error', () => undefined);
-  return consumer;
-}
-
-async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { batched, manual, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
+import { makeOutreachMessages, startDevQueue } from '../../src/testing/index.js';
+import { devConsumer, until } from './dev-consumer.js';
 
 describe('close() report', () => {
   it('an acceptance made just before its connection is lost counts as lost, not accepted (it was never written)', async () => {
     const q = await startDevQueue({ network: false, queues: { a: [...makeOutreachMessages(3, { seed: 41 })] } });
     try {
-      const consumer = consumerOf(q, 'a', { strategy: manual() });
+      const consumer = devConsumer(q, 'a', { strategy: manual() });
       const settled: SettleOutcome[] = [];
       consumer.on('settled', (_d, outcome) => settled.push(outcome));
       let dropped = false;
@@ -77,7 +55,7 @@ describe('close() report', () => {
           return new Promise<void>(() => undefined); // the sink never answers
         },
       });
-      const consumer = consumerOf(q, 'b', { strategy, prefetch: 20, logger });
+      const consumer = devConsumer(q, 'b', { strategy, prefetch: 20, logger });
       let handled = 0;
       await consumer.start(() => void handled++);
       await until(() => handled === 20 && commits === 1, 'twenty handled, the first batch in its commit');
@@ -97,7 +75,7 @@ describe('close() report', () => {
   it('an acceptance decided before an outage began does not end it when it is written a turn later', async () => {
     const q = await startDevQueue({ network: false, queues: { c: [...makeOutreachMessages(6, { seed: 43 })] } });
     try {
-      const consumer = consumerOf(q, 'c', {
+      const consumer = devConsumer(q, 'c', {
         outage: { isOutage: (error) => error instanceof Error && error.message === 'sink down', probeDelayMs: 50 },
       });
       const events: string[] = [];
