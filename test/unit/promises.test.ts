@@ -84,14 +84,13 @@ describe('pausing (delivery-guarantees.md, "Pausing")', () => {
       let unblock: () => void = () => undefined;
       const blocked = new Promise<void>((resolve) => (unblock = resolve));
       const handled: (string | number | undefined)[] = [];
-      let pausedAt: number;
       await consumer.start(async (delivery) => {
         handled.push(delivery.messageId);
         if (handled.length === 1) await blocked;
       });
       await until(() => consumer.health().held === 10 && handled.length === 1, 'ten held, one in the handler');
       consumer.pause();
-      pausedAt = handled.length;
+      const pausedAt = handled.length;
       unblock();
       await until(() => consumer.health().held === 0, 'nothing held');
       for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
