@@ -1,3 +1,4 @@
+import type { open } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
 
 /** What a command may touch of the outside world: given by `main.ts`, so that a command has no hidden globals. */
@@ -8,6 +9,8 @@ export interface CliContext {
   readonly stderr: NodeJS.WriteStream;
   /** Fires on the first SIGINT or SIGTERM. */
   readonly interrupted: AbortSignal;
+  /** How a command opens the files it writes (`fs.promises.open` if not given; a test can watch its writes and fsyncs). */
+  readonly openFile?: typeof open;
 }
 
 /** The values `util.parseArgs` returns for a command's options. */

@@ -49,7 +49,17 @@ export function failureFor(code: OutreachErrorCode): Failure {
       return { exitCode: EXIT.authentication, fix: 'check CIVITAS_USERNAME and CIVITAS_PASSWORD against what Civitas gave you' };
     case 'QUEUE_UNAVAILABLE':
       return { exitCode: EXIT.queue, fix: 'check CIVITAS_QUEUE: the user may read only the queue Civitas named for it' };
-    default:
+    // Codes a command should not meet (decoding, settling, the iterator): a bug to report.
+    case 'DECODE_FAILED':
+    case 'INVALID_PROPERTY_VALUE':
+    case 'ALREADY_SETTLED':
+    case 'DELIVERY_LOST':
+    case 'HANDLER_FAILED':
+    case 'ITERATOR_IN_USE':
+    case 'CLOSED':
       return { exitCode: EXIT.failure, fix: 'report this with the command you ran' };
   }
+  // No default: a new OutreachErrorCode fails to compile here until it has its exit code.
+  const unhandled: never = code;
+  return unhandled;
 }

@@ -33,11 +33,14 @@ export class LineFile {
     this.repairedBytes = repairedBytes;
   }
 
-  /** Opens (creates) `path` for appending; cuts off an incomplete last line left by a killed run. */
-  static async open(path: string): Promise<LineFile> {
-    const existing = await LineFile.openExisting(path);
+  /**
+   * Opens (creates) `path` for appending; cuts off an incomplete last line left by a killed run.
+   * @param openFile - how to open it (`fs.promises.open`)
+   */
+  static async open(path: string, openFile: typeof open = open): Promise<LineFile> {
+    const existing = await LineFile.openExisting(path, openFile);
     if (existing !== undefined) return existing;
-    const file = await open(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL, 0o600);
+    const file = await openFile(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       await syncDirectory(dirname(path));
       return new LineFile(path, file, 0);
@@ -53,10 +56,10 @@ export class LineFile {
    * (a run that never connected) checks with {@link LineFile.assertCreatable} first and creates it
    * with {@link LineFile.open} once there is something to write.
    */
-  static async openExisting(path: string): Promise<LineFile | undefined> {
+  static async openExisting(path: string, openFile: typeof open = open): Promise<LineFile | undefined> {
     let file: FileHandle;
     try {
-      file = await open(path, constants.O_RDWR | constants.O_APPEND);
+      file = await openFile(path, constants.O_RDWR | constants.O_APPEND);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;

@@ -4,6 +4,7 @@
 // an empty (or misspelled) queue, a refused password, and where their "Next:" pointers lead.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,7 +32,7 @@ function sink(): { stream: NodeJS.WriteStream; text: () => string } {
 }
 
 /** Runs one command as main.ts does, with `env` as the environment; `stop` aborts it as SIGINT would. */
-async function run(command: CliCommand, values: Record<string, string | boolean>, env: NodeJS.ProcessEnv, stop?: AbortSignal): Promise<Ran> {
+async function run(command: CliCommand, values: Record<string, string | boolean>, env: NodeJS.ProcessEnv, stop?: AbortSignal, openFile?: CliContext['openFile']): Promise<Ran> {
   const stdout = sink();
   const stderr = sink();
   const context: CliContext = {
@@ -40,6 +41,7 @@ async function run(command: CliCommand, values: Record<string, string | boolean>
     stdout: stdout.stream,
     stderr: stderr.stream,
     interrupted: stop ?? new AbortController().signal,
+    ...(openFile === undefined ? {} : { openFile }),
   };
   const code = await command.run(values, context);
   return { code, stdout: stdout.text(), stderr: stderr.text() };
@@ -202,3 +204,48 @@ describe('where the output points', () => {
     expect(guide !== undefined && existsSync(resolve(guide)), ran.stdout).toBe(true);
   });
 });
+
+describe('pull: each message is written, then fsynced, then accepted', () => {
+  it('no message is accepted before the fsync that covers its line has returned', async () => {
+    const queue = `cli.fsync.${randomUUID()}`;
+    q.publish(queue, ...makeOutreachMessages(3, { seed: 61 }));
+    const events: string[] = [];
+    let releaseSync: () => void = () => undefined;
+    const syncHeld = new Promise<void>((resolve) => (releaseSync = resolve));
+    let syncCalled = false;
+    // The real file, watched: writes are logged; the first fsync waits for the test.
+    const watched: CliContext['openFile'] = async (...args: Parameters<typeof open>) => {
+      const handle = await open(...args);
+      return new Proxy(handle, {
+        get(target, key, receiver) {
+          if (key === 'write') return (...a: unknown[]) => (events.push('write'), (target.write as (...x: unknown[]) => unknown).apply(target, a));
+          if (key === 'sync') {
+            return async () => {
+              events.push(`sync with ${q.stats(queue).dequeued} accepted`);
+              syncCalled = true;
+              await syncHeld;
+              await target.sync();
+              events.push('synced');
+            };
+          }
+          const value: unknown = Reflect.get(target, key, receiver);
+          return typeof value === 'function' ? (value as (...x: unknown[]) => unknown).bind(target) : value;
+        },
+      }) as FileHandle;
+    };
+    const file = outFile();
+    const ran = run(pull, { out: file, 'until-drained': true }, envFor(queue), undefined, watched);
+    while (!syncCalled) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The lines are written and the fsync is under way: nothing may be accepted yet.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(q.stats(queue).dequeued).toBe(0);
+    expect(q.depth(queue)).toBe(3);
+    releaseSync();
+    const done = await ran;
+    expect(done.code).toBe(0);
+    expect(q.depth(queue)).toBe(0);
+    expect(events.slice(0, 3)).toEqual(['write', 'sync with 0 accepted', 'synced']);
+    expect(lines(file)).toHaveLength(3);
+  });
+});
+

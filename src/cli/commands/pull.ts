@@ -57,7 +57,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     // Either way a bad --out is reported before any connection is tried.
     let file: LineFile | undefined;
     try {
-      file = await LineFile.openExisting(path);
+      file = await LineFile.openExisting(path, context.openFile);
       if (file === undefined) await LineFile.assertCreatable(path);
     } catch (error) {
       if (error instanceof LineFileError) throw new UsageError(error.message);
@@ -68,7 +68,7 @@ stay on the queue); 2 settings; 3 connection; 4 TLS; 5 login; 6 queue.`,
     }
     let opening: Promise<LineFile> | undefined;
     /** The file, created on first use (a connection); each line is appended to it and fsynced before its message is accepted. */
-    const output = (): Promise<LineFile> => (opening ??= file === undefined ? LineFile.open(path).then((created) => (file = created)) : Promise.resolve(file));
+    const output = (): Promise<LineFile> => (opening ??= file === undefined ? LineFile.open(path, context.openFile).then((created) => (file = created)) : Promise.resolve(file));
 
     let taken = 0;
     let written = 0;
