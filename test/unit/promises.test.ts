@@ -2,7 +2,7 @@
 // on the in-process dev queue (seconds, no broker): what each delivery became, read from the
 // queue's own record of it. The broker tests show the same on ActiveMQ.
 import { describe, expect, it } from 'vitest';
-import { type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
+import { manual, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
 import { makeInvalidOutreach, makeOutreachMessages, startDevQueue, type DevQueue, type DevQueueOptions } from '../../src/testing/index.js';
 import { devConsumer, until } from './dev-consumer.js';
 
@@ -165,3 +165,28 @@ describe('flow control (delivery-guarantees.md, "Flow control")', () => {
     });
   });
 });
+
+describe('dispositions (delivery-guarantees.md: each delivery gets its own outcome)', () => {
+  // rhea 3.0.x writes the dispositions of one turn in runs of adjacent ids and gives a run of one
+  // the next delivery's outcome unchecked (see rhea-internals.ts): settling two adjacent
+  // deliveries differently in one turn must still give each its own.
+  it.each([
+    ['accept, then release', (a: OutreachDelivery, b: OutreachDelivery) => (a.accept(), b.release()), ['accepted', 'released']],
+    ['release, then accept', (a: OutreachDelivery, b: OutreachDelivery) => (a.release(), b.accept()), ['released', 'accepted']],
+    ['retry, then reject', (a: OutreachDelivery, b: OutreachDelivery) => (a.retry(), b.reject()), ['modified', 'rejected']],
+    ['reject, then accept', (a: OutreachDelivery, b: OutreachDelivery) => (a.reject(), b.accept()), ['rejected', 'accepted']],
+  ] as const)('%s in one turn: each as decided', async (_name, settle, expected) => {
+    await withQueue({ t: messages(2, 56) }, async (q) => {
+      const consumer = devConsumer(q, 't', { strategy: manual(), prefetch: 2 });
+      const held: OutreachDelivery[] = [];
+      await consumer.start((delivery) => void held.push(delivery), { concurrency: 2 });
+      await until(() => held.length === 2, 'both held');
+      const [a, b] = held as [OutreachDelivery, OutreachDelivery];
+      settle(a, b);
+      await until(() => settlementsOf(q, 't', b.messageId)[0] !== undefined && settlementsOf(q, 't', a.messageId)[0] !== undefined, 'both settled');
+      expect([settlementsOf(q, 't', a.messageId)[0], settlementsOf(q, 't', b.messageId)[0]]).toEqual(expected);
+      await consumer.close({ deadlineMs: 10 }); // a released message comes again, and manual() would wait for it
+    });
+  });
+});
+
