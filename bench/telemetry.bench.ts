@@ -25,7 +25,7 @@ import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanEx
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
 import { OutreachConsumer, type TelemetryOptions } from '../src/index.js';
 import { makeOutreachMessages } from '../src/testing/index.js';
-import type { OutreachDelivery } from '../src/consumer/delivery.js';
+import type { OutreachDelivery } from '../src/delivery/delivery.js';
 import { TelemetryHooks } from '../src/telemetry/instrumentation.js';
 import { loadInstrumentation } from '../src/telemetry/load.js';
 import { silentLogger } from '../src/consumer/logger.js';

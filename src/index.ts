@@ -36,8 +36,8 @@ export type {
 } from './consumer/options.js';
 export { DEFAULT_OUTAGE_THRESHOLD } from './consumer/outage.js';
 export type { OutageOptions, OutageInfo, RecoveryInfo } from './consumer/outage.js';
-export { OutreachDelivery } from './consumer/delivery.js';
-export type { DeliveryMetadata, SettleOutcome } from './consumer/delivery.js';
+export { OutreachDelivery } from './delivery/delivery.js';
+export type { DeliveryMetadata, SettleOutcome } from './delivery/delivery.js';
 export type { OutreachConsumerEvents, ErrorSource, ConnectionInfo, DisconnectInfo, ReconnectInfo } from './consumer/events.js';
 export type { OutreachLogger } from './consumer/logger.js';
 export type { TelemetryOptions } from './telemetry/options.js';

@@ -1,5 +1,5 @@
 import { OutreachError } from '../errors/outreach-error.js';
-import type { OutreachDelivery } from '../consumer/delivery.js';
+import type { OutreachDelivery } from '../delivery/delivery.js';
 import type { AckContext } from './strategy.js';
 
 /** Bounded retries, shared by {@link atLeastOnce} and {@link batched}. */

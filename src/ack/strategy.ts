@@ -1,5 +1,5 @@
 import type { OutreachError } from '../errors/outreach-error.js';
-import type { OutreachDelivery } from '../consumer/delivery.js';
+import type { OutreachDelivery } from '../delivery/delivery.js';
 import type { OutreachLogger } from '../consumer/logger.js';
 
 /** What the consumer gives a strategy besides the delivery. */

@@ -5,8 +5,8 @@ import { inProcessConnectOption } from './in-process.js';
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Receiver } from 'rhea';
 import { OutreachError, type OutreachErrorCode } from '../errors/outreach-error.js';
 import type { BrokerEndpoint } from './endpoints.js';
-import { flushAcceptances } from './acceptances.js';
-import { clearDrainFlag, clearRheaTimers, isNullTerminus, remoteAttachSource, socketOf } from './rhea-internals.js';
+import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, remoteAttachSource, socketOf } from './rhea-internals.js';
+import type { Arrival, ArrivalToken, InboundEvents, InboundLink, LinkState, WireSettlement } from './transport.js';
 
 /** @internal What one attempt needs to know; credentials stay here and in rhea, nowhere else. */
 export interface LinkSettings {
@@ -23,18 +23,6 @@ export interface LinkSettings {
    * Used by the command line's `peek`, never by the consumer.
    */
   readonly browse?: boolean;
-}
-
-/** @internal Callbacks of an open link. */
-export interface LinkHandlers {
-  onMessage(delivery: RheaDelivery, message: RheaMessage): void;
-  /** Once, when an open link is lost; `error` is undefined for a close we asked for. */
-  onDown(error: OutreachError | undefined): void;
-  /**
-   * A {@link AmqpLink.drain} request is over; `dry` when the broker answered that it had nothing
-   * more to send, `false` when messages used up the credit instead.
-   */
-  onDrained(dry: boolean): void;
 }
 
 /** How long a drain may go without an answer or a message before the link stops waiting. */
@@ -69,20 +57,18 @@ const TLS_ADVICE: ReadonlyMap<string, string> = new Map([
  * rhea's own reconnect is off (the consumer reconnects with a new container id each time), and
  * every rhea error event has a listener, so none reaches the process as an unhandled `error`.
  */
-export class AmqpLink {
+export class AmqpLink implements InboundLink {
   /** Unique per attempt: ActiveMQ refuses a second connection with a container id it still holds. */
   readonly containerId = `civitas-outreach-${randomUUID()}`;
   readonly endpoint: BrokerEndpoint;
   #container: Container;
   #connection: Connection | undefined;
   #receiver: Receiver | undefined;
-  #handlers: LinkHandlers | undefined;
-  #open = false;
-  #down = false;
-  #closing = false;
+  #events: InboundEvents | undefined;
+  #state: LinkState = 'connecting';
   #granted = 0;
-  #draining = false;
-  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The drain waiting for the broker's answer, if any: its give-up timer. */
+  #drain: ReturnType<typeof setTimeout> | undefined;
   readonly #password: string;
   readonly #username: string;
 
@@ -93,9 +79,13 @@ export class AmqpLink {
     this.#username = settings.username;
   }
 
+  get state(): LinkState {
+    return this.#state;
+  }
+
   /** Whether the link is open and its deliveries can still be settled. */
   get alive(): boolean {
-    return this.#open && !this.#down;
+    return this.#state === 'open';
   }
 
   /** Credit granted to the broker and not yet used by a message. */
@@ -109,12 +99,12 @@ export class AmqpLink {
    * abandoned: its socket destroyed, its timer cleared, and the promise rejects with `CLOSED` once
    * the socket has closed.
    */
-  static open(endpoint: BrokerEndpoint, settings: LinkSettings, handlers: LinkHandlers, signal?: AbortSignal): Promise<AmqpLink> {
+  static open(endpoint: BrokerEndpoint, settings: LinkSettings, events: InboundEvents, signal?: AbortSignal): Promise<AmqpLink> {
     const link = new AmqpLink(endpoint, settings);
-    return link.#start(settings, handlers, signal);
+    return link.#start(settings, events, signal);
   }
 
-  #start(settings: LinkSettings, handlers: LinkHandlers, signal: AbortSignal | undefined): Promise<AmqpLink> {
+  #start(settings: LinkSettings, events: InboundEvents, signal: AbortSignal | undefined): Promise<AmqpLink> {
     return new Promise<AmqpLink>((resolve, reject) => {
       if (signal?.aborted === true) {
         reject(new OutreachError('CLOSED', `${this.endpoint.label}: connection attempt abandoned`));
@@ -183,11 +173,11 @@ export class AmqpLink {
       connection.on('error', (e: Error) => onError(e, 'CONNECTION_FAILED'));
       connection.on('connection_error', (ctx: EventContext) => onError(ctx, 'CONNECTION_FAILED'));
       connection.on('connection_close', (ctx: EventContext) => {
-        if (this.#closing) return;
+        if (this.#state === 'closing') return;
         onError(ctx, 'CONNECTION_FAILED');
       });
       connection.on('disconnected', (ctx: EventContext) => {
-        if (this.#closing && ctx.error === undefined) return this.#lost(undefined);
+        if (this.#state === 'closing' && ctx.error === undefined) return this.#lost(undefined);
         onError(ctx, 'CONNECTION_FAILED');
       });
       connection.on('connection_open', () => {
@@ -212,28 +202,28 @@ export class AmqpLink {
           settled = true;
           clearTimeout(timer);
           signal?.removeEventListener('abort', abandon);
-          this.#open = true;
-          this.#handlers = handlers;
+          this.#state = 'open';
+          this.#events = events;
           resolve(this);
         });
         receiver.on('message', (ctx: EventContext) => {
           if (this.#granted > 0) this.#granted--;
-          if (ctx.delivery !== undefined && ctx.message !== undefined) this.#handlers?.onMessage(ctx.delivery, ctx.message);
+          if (ctx.delivery !== undefined && ctx.message !== undefined) this.#events?.arrived(arrivalOf(ctx.delivery, ctx.message));
           // ActiveMQ answers a drain only when it cannot use all the credit: when messages use it
           // up, no answer comes (measured). Credit used up means the drain is over, not dry.
-          if (this.#draining && this.#granted === 0) this.#endDrain(false);
+          if (this.draining && this.#granted === 0) this.#endDrain(false);
         });
         receiver.on('receiver_drained', () => {
           // The broker's answer leaves no credit, whether or not a drain is still awaited (an
           // answer can come after the wait gave up): count it, so that credit is granted again.
           this.#granted = 0;
-          if (this.#draining) return this.#endDrain(true);
+          if (this.draining) return this.#endDrain(true);
           clearDrainFlag(receiver);
-          this.#handlers?.onDrained(false);
+          this.#events?.drained(false);
         });
         receiver.on('receiver_error', (ctx: EventContext) => onError(ctx, 'QUEUE_UNAVAILABLE'));
         receiver.on('receiver_close', (ctx: EventContext) => {
-          if (this.#closing) return;
+          if (this.#state === 'closing') return;
           onError(ctx, 'QUEUE_UNAVAILABLE');
         });
       });
@@ -243,16 +233,13 @@ export class AmqpLink {
   /** Grants `n` more messages. */
   addCredit(n: number): void {
     if (n <= 0 || !this.alive || this.#receiver === undefined) return;
-    // Credit never goes out ahead of the acceptances that freed it: rhea writes a turn's
-    // dispositions before its flow frames, so the broker sees the acknowledgements first.
-    flushAcceptances();
     this.#granted += n;
     this.#receiver.add_credit(n);
   }
 
   /** Whether a drain request is waiting for the broker's answer. */
   get draining(): boolean {
-    return this.#draining;
+    return this.#drain !== undefined;
   }
 
   /**
@@ -260,11 +247,41 @@ export class AmqpLink {
    * has, then answers; `onDrained` follows. Used to learn that the queue has run dry.
    */
   drain(): void {
-    if (!this.alive || this.#receiver === undefined || this.#draining) return;
-    this.#draining = true;
+    if (!this.alive || this.#receiver === undefined || this.draining) return;
     this.#receiver.drain_credit();
     // Should neither answer nor message come, stop waiting rather than stall the credit.
-    this.#drainTimer = setTimeout(() => this.#endDrain(false), DRAIN_ANSWER_TIMEOUT_MS);
+    this.#drain = setTimeout(() => this.#endDrain(false), DRAIN_ANSWER_TIMEOUT_MS);
+  }
+
+  /**
+   * Writes the outcomes in the order given. rhea writes a tick's dispositions in runs of adjacent
+   * delivery ids, so a run of acceptances leaves as one frame (`first`..`last`); before any other
+   * outcome, and before an acceptance that follows one, what rhea holds is written first
+   * (`flushDispositionsBefore`: a rhea bug would otherwise give both the first one's outcome).
+   */
+  settle(batch: readonly WireSettlement[]): void {
+    if (!this.alive) return;
+    let previous: WireSettlement | undefined;
+    for (const settlement of batch) {
+      const delivery = settlement.token as unknown as RheaDelivery;
+      const accepting = settlement.outcome === 'accepted';
+      if (!accepting || previous?.outcome !== 'accepted') flushDispositionsBefore(delivery, accepting);
+      previous = settlement;
+      switch (settlement.outcome) {
+        case 'accepted':
+          delivery.accept();
+          break;
+        case 'retried':
+          delivery.modified({ delivery_failed: true });
+          break;
+        case 'rejected':
+          delivery.reject({ condition: 'amqp:internal-error', description: settlement.reason ?? '' });
+          break;
+        case 'released':
+          delivery.release();
+          break;
+      }
+    }
   }
 
   /**
@@ -272,23 +289,22 @@ export class AmqpLink {
    * drain flag set, which would make every later flow a drain request: clear it.
    */
   #endDrain(dry: boolean): void {
-    if (!this.#draining) return;
-    this.#draining = false;
-    clearTimeout(this.#drainTimer);
+    if (!this.draining) return;
+    clearTimeout(this.#drain);
+    this.#drain = undefined;
     if (this.#receiver !== undefined) clearDrainFlag(this.#receiver);
     if (dry) this.#granted = 0;
-    this.#handlers?.onDrained(dry);
+    this.#events?.drained(dry);
   }
 
   /** Detaches the receiver and closes the connection; resolves when done or after `timeoutMs`. */
   close(timeoutMs: number): Promise<void> {
-    if (this.#down || this.#connection === undefined) {
+    if (this.#state === 'down' || this.#connection === undefined) {
       this.#destroy();
       return Promise.resolve();
     }
-    // Acceptances decided before the close leave before the detach.
-    flushAcceptances();
-    this.#closing = true;
+    // Outcomes decided before the close were written by the engine before it asked for it.
+    this.#state = 'closing';
     return new Promise<void>((resolve) => {
       const connection = this.#connection!;
       let finished = false;
@@ -321,17 +337,18 @@ export class AmqpLink {
   }
 
   #lost(error: OutreachError | undefined): void {
-    if (this.#down) return;
-    this.#down = true;
-    const handlers = this.#handlers;
-    this.#handlers = undefined;
+    if (this.#state === 'down') return;
+    const events = this.#events;
+    this.#events = undefined;
     this.#destroy();
-    if (this.#open) handlers?.onDown(error);
+    // Only a link that opened tells of its end (an attempt rejects its promise instead).
+    events?.down(error);
   }
 
   #destroy(): void {
-    this.#down = true;
-    clearTimeout(this.#drainTimer);
+    this.#state = 'down';
+    clearTimeout(this.#drain);
+    this.#drain = undefined;
     this.#granted = 0;
     const connection = this.#connection;
     try {
@@ -395,6 +412,28 @@ export class AmqpLink {
     }
     return out;
   }
+}
+
+/** A rhea message as the engine sees it: the rhea delivery is the token that settles it. */
+function arrivalOf(delivery: RheaDelivery, message: RheaMessage): Arrival {
+  const properties = message.application_properties;
+  return {
+    token: delivery as unknown as ArrivalToken,
+    body: message.body,
+    messageId: messageIdOf(message.message_id),
+    deliveryCount: typeof message.delivery_count === 'number' ? message.delivery_count : 0,
+    applicationProperties: properties === undefined || properties === null ? NO_PROPERTIES : Object.freeze({ ...properties }),
+    subject: typeof message.subject === 'string' ? message.subject : undefined,
+  };
+}
+
+const NO_PROPERTIES: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** An AMQP message id as text or number (binary ids as hex). */
+function messageIdOf(id: unknown): string | number | undefined {
+  if (typeof id === 'string' || typeof id === 'number') return id;
+  if (id instanceof Uint8Array) return Buffer.from(id).toString('hex');
+  return id === undefined || id === null ? undefined : String(id);
 }
 
 /**

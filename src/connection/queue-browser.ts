@@ -1,7 +1,7 @@
-import type { Message as RheaMessage } from 'rhea';
 import { OutreachError } from '../errors/outreach-error.js';
 import { AmqpLink, type LinkSettings } from './amqp-link.js';
 import type { BrokerEndpoint } from './endpoints.js';
+import type { Arrival } from './transport.js';
 
 /** @internal Options of {@link browseQueue}. */
 export interface BrowseOptions {
@@ -12,7 +12,7 @@ export interface BrowseOptions {
   /** Aborting it ends the browse after the messages already received. */
   readonly signal?: AbortSignal;
   /** Called with each browsed message, in queue order. */
-  onMessage(message: RheaMessage): void;
+  onMessage(message: Arrival): void;
 }
 
 /** @internal How a browse ended. */
@@ -47,17 +47,17 @@ export async function browseQueue(endpoint: BrokerEndpoint, settings: LinkSettin
     fail = reject;
   });
   const link = await AmqpLink.open(endpoint, { ...settings, browse: true }, {
-    onMessage(delivery, message) {
+    arrived(arrival) {
       if (count < options.limit) {
         count++;
-        options.onMessage(message);
+        options.onMessage(arrival);
       }
-      delivery.accept();
+      link.settle([{ token: arrival.token, outcome: 'accepted' }]);
     },
-    onDown(error) {
+    down(error) {
       fail(error ?? new OutreachError('CONNECTION_FAILED', `${endpoint.label}: the connection closed during the browse`, { retryable: true }));
     },
-    onDrained(dry) {
+    drained(dry) {
       if (options.signal?.aborted === true) finish('aborted');
       else if (count >= options.limit) finish('limit');
       else if (dry) finish('end');

@@ -1,4 +1,3 @@
-import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import { sleep } from '../ack/retry-policy.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from '../consumer/events.js';
@@ -6,15 +5,16 @@ import type { OutreachLogger } from '../consumer/logger.js';
 import { AmqpLink, type LinkSettings } from './amqp-link.js';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
 import type { BrokerEndpoint } from './endpoints.js';
+import type { Arrival, InboundLink } from './transport.js';
 
 /** @internal What the supervisor tells its owner. */
 export interface SupervisorEvents {
   /** A message on the link of `generation`. */
-  message(generation: number, delivery: RheaDelivery, message: RheaMessage): void;
+  arrived(generation: number, arrival: Arrival): void;
   /** A drain on `link` is over; `answered` when the broker answered it. */
-  drained(link: AmqpLink, answered: boolean): void;
+  drained(link: InboundLink, answered: boolean): void;
   /** A link is open (the first, or after a loss when `afterLoss`). */
-  open(link: AmqpLink, info: ConnectionInfo, afterLoss: boolean): void;
+  open(link: InboundLink, info: ConnectionInfo, afterLoss: boolean): void;
   /** The open link of `generation` was lost. The supervisor reconnects after this unless stopped or fatal. */
   down(generation: number, info: DisconnectInfo): void;
   /** About to try again. */
@@ -56,7 +56,7 @@ export class ConnectionSupervisor {
   }
 
   /** The open link, if any. */
-  get link(): AmqpLink | undefined {
+  get link(): InboundLink | undefined {
     return this.#link;
   }
 
@@ -72,7 +72,7 @@ export class ConnectionSupervisor {
 
   /** Whether deliveries of `generation` can still be settled. */
   isCurrent(generation: number): boolean {
-    return this.#link !== undefined && this.#link.alive && generation === this.#generation;
+    return this.#link?.state === 'open' && generation === this.#generation;
   }
 
   /** Opens the first link (once); resolves when it is open, rejects on a fatal error or `stop()`. */
@@ -123,7 +123,7 @@ export class ConnectionSupervisor {
   }
 
   /** Hands over the open link (to close it), if any; the supervisor forgets it. */
-  takeLink(): AmqpLink | undefined {
+  takeLink(): InboundLink | undefined {
     const link = this.#link;
     this.#link = undefined;
     return link;
@@ -148,9 +148,9 @@ export class ConnectionSupervisor {
       const generation = ++this.#generation;
       try {
         const link = await AmqpLink.open(endpoint, this.#settings, {
-          onMessage: (delivery, message) => this.#events.message(generation, delivery, message),
-          onDown: (error) => this.#onDown(link, generation, error),
-          onDrained: (answered) => this.#events.drained(link, answered),
+          arrived: (arrival) => this.#events.arrived(generation, arrival),
+          down: (error) => this.#onDown(link, generation, error),
+          drained: (answered) => this.#events.drained(link, answered),
         }, stopped);
         if (stopped.aborted) {
           await link.close(2_000);

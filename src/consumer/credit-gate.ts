@@ -1,4 +1,4 @@
-import type { AmqpLink } from '../connection/amqp-link.js';
+import type { InboundLink } from '../connection/transport.js';
 
 /**
  * How long nothing may arrive, with nothing held, before the gate asks the broker whether the
@@ -20,10 +20,11 @@ const PROBE: Admission = Object.freeze({ admit: true, probe: true });
 const HAND_BACK: Admission = Object.freeze({ admit: false, probe: false });
 
 /**
- * How messages flow: `flowing` (credit up to prefetch), `paused` (by the user: none), or
- * `outage` (none, but for a probe).
+ * @internal How messages flow: `flowing` (credit up to prefetch), `paused` (by the user: none),
+ * `outage` (none, but for a probe), `closed` (the consumer is closing or failed: none, for good).
+ * A pause wins over an outage; on resume the gate asks outage control which of the two it is.
  */
-export type FlowMode = 'flowing' | 'paused' | 'outage';
+export type FlowMode = 'flowing' | 'paused' | 'outage' | 'closed';
 
 /**
  * @internal Every credit decision of the consumer, in one place: how much to grant (up to
@@ -39,42 +40,42 @@ export class CreditGate {
   /** Every delivery held. */
   readonly #held: () => number;
   readonly #onDry: () => void;
-  #link: AmqpLink | undefined;
-  #paused = false;
-  #outage = false;
-  /** The consumer is closing or failed: no credit ever again. */
-  #closed = false;
+  /** Whether outage control has an outage under way (it owns that state; the gate only follows it). */
+  readonly #inOutage: () => boolean;
+  #link: InboundLink | undefined;
+  #mode: FlowMode = 'flowing';
   /** Probes an outage may still let through. */
   #probes = 0;
   /** Messages received since the last drain request. */
   #sinceDrain = 0;
   /** The link on which the broker last answered a drain (none yet: drain once on a new link). */
-  #drainedOnLink: AmqpLink | undefined;
+  #drainedOnLink: InboundLink | undefined;
   /** Messages received in all: the dry check waits for a quiet period without any. */
   #received = 0;
   /** The pending dry check, and the arrival count when it was set. */
   #dryCheck: ReturnType<typeof setTimeout> | undefined;
   #dryCheckAt = 0;
 
-  constructor(prefetch: number, slots: () => number, held: () => number, onDry: () => void) {
+  constructor(prefetch: number, slots: () => number, held: () => number, onDry: () => void, inOutage: () => boolean) {
     this.#prefetch = prefetch;
     this.#slots = slots;
     this.#held = held;
     this.#onDry = onDry;
+    this.#inOutage = inOutage;
   }
 
   get mode(): FlowMode {
-    return this.#paused ? 'paused' : this.#outage ? 'outage' : 'flowing';
+    return this.#mode;
   }
 
   /** Whether the user paused the flow. */
   get paused(): boolean {
-    return this.#paused;
+    return this.#mode === 'paused';
   }
 
   /** Whether no credit is wanted at all: paused, closed, or an outage with no probe open. */
   get idle(): boolean {
-    return this.#paused || this.#closed || (this.#outage && this.#probes === 0);
+    return this.#mode === 'paused' || this.#mode === 'closed' || (this.#mode === 'outage' && this.#probes === 0);
   }
 
   /** Credit granted on the current link and not yet used. */
@@ -83,7 +84,7 @@ export class CreditGate {
   }
 
   /** A new link is open: grant its credit. */
-  attach(link: AmqpLink): void {
+  attach(link: InboundLink): void {
     this.#link = link;
     this.topUp();
     this.maybeDrain();
@@ -96,21 +97,25 @@ export class CreditGate {
 
   /** No more credit, for good (closing, failed). */
   close(): void {
-    this.#closed = true;
+    this.#mode = 'closed';
     this.#cancelDryCheck();
   }
 
-  /** The user's pause: no credit at all until `resume`. */
+  /** The user's pause: no credit at all until `resume`; then an outage under way goes on probing. */
   setPaused(paused: boolean): void {
-    if (this.#paused === paused) return;
-    this.#paused = paused;
-    if (paused) this.#takeBack();
-    else this.topUp();
+    if (this.#mode === 'closed' || (this.#mode === 'paused') === paused) return;
+    if (paused) {
+      this.#mode = 'paused';
+      this.#takeBack();
+    } else {
+      this.#mode = this.#inOutage() ? 'outage' : 'flowing';
+      this.topUp();
+    }
   }
 
-  /** An outage began: no credit but for probes. */
+  /** An outage began: no credit but for probes (a pause stays a pause). */
   beginOutage(): void {
-    this.#outage = true;
+    if (this.#mode === 'flowing') this.#mode = 'outage';
     this.#probes = 0;
     this.#takeBack();
   }
@@ -123,7 +128,7 @@ export class CreditGate {
 
   /** The outage is over: full flow. */
   endOutage(): void {
-    this.#outage = false;
+    if (this.#mode === 'outage') this.#mode = 'flowing';
     this.#probes = 0;
     this.topUp();
   }
@@ -135,9 +140,8 @@ export class CreditGate {
   admit(): Admission {
     this.#sinceDrain++;
     this.#received++;
-    if (this.#paused) return HAND_BACK;
-    if (!this.#outage) return ADMIT;
-    if (this.#probes > 0) {
+    if (this.#mode === 'flowing') return ADMIT;
+    if (this.#mode === 'outage' && this.#probes > 0) {
       this.#probes--;
       return PROBE;
     }
@@ -147,8 +151,8 @@ export class CreditGate {
   /** Grants credit so that the slots taken + outstanding credit reach the target of the mode. */
   topUp(): void {
     const link = this.#link;
-    if (link === undefined || !link.alive || link.draining || this.#paused || this.#closed) return;
-    if (this.#outage) {
+    if (link === undefined || link.state !== 'open' || link.draining || this.#mode === 'paused' || this.#mode === 'closed') return;
+    if (this.#mode === 'outage') {
       const want = Math.min(this.#probes, this.#prefetch - this.#slots()) - link.outstandingCredit;
       if (want > 0) link.addCredit(want);
       return;
@@ -172,7 +176,7 @@ export class CreditGate {
 
   #wantsDryCheck(): boolean {
     const link = this.#link;
-    if (link === undefined || !link.alive || link.draining || this.mode !== 'flowing' || this.#closed) return false;
+    if (link === undefined || link.state !== 'open' || link.draining || this.#mode !== 'flowing') return false;
     if (this.#held() > 0 || link.outstandingCredit === 0) return false;
     return !(this.#sinceDrain === 0 && this.#drainedOnLink === link);
   }
@@ -196,9 +200,9 @@ export class CreditGate {
   }
 
   /** A drain of `link` is over; `answered` when the broker answered it. */
-  onDrained(link: AmqpLink, answered: boolean): void {
+  onDrained(link: InboundLink, answered: boolean): void {
     if (link !== this.#link) return;
-    if (answered && this.#sinceDrain === 0 && this.#held() === 0 && this.mode === 'flowing' && !this.#closed) {
+    if (answered && this.#sinceDrain === 0 && this.#held() === 0 && this.#mode === 'flowing') {
       this.#drainedOnLink = link;
       this.#onDry();
     }
@@ -215,7 +219,7 @@ export class CreditGate {
    */
   #takeBack(): void {
     const link = this.#link;
-    if (link === undefined || !link.alive || link.draining || link.outstandingCredit === 0) return;
+    if (link === undefined || link.state !== 'open' || link.draining || link.outstandingCredit === 0) return;
     link.drain();
   }
 }

@@ -1,5 +1,5 @@
 import { OutreachError } from '../errors/outreach-error.js';
-import type { OutreachDelivery } from './delivery.js';
+import type { OutreachDelivery } from '../delivery/delivery.js';
 
 /** @internal What the iterator needs of the consumer. */
 export interface IteratorSource<A> {

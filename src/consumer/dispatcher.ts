@@ -1,12 +1,12 @@
-import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import { defaultRetryDelayMs } from '../ack/retry-policy.js';
+import type { Arrival } from '../connection/transport.js';
 import type { AckContext } from '../ack/strategy.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import { decodeOutreach } from '../message/decode.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 import type { Outreach } from '../message/outreach.js';
 import type { CreditGate } from './credit-gate.js';
-import { OutreachDelivery, type DeliveryOwner } from './delivery.js';
+import { OutreachDelivery, type SettlementInbox } from '../delivery/delivery.js';
 import type { ErrorSource } from './events.js';
 import type { InFlightTable } from './in-flight.js';
 import type { InvalidMessage } from './options.js';
@@ -22,12 +22,11 @@ export interface DispatchHost<A> {
   readonly table: InFlightTable<A>;
   readonly gate: CreditGate;
   readonly context: AckContext<A>;
-  readonly owner: DeliveryOwner;
   /** Whether the consumer is closing, closed or failed. */
   ending(): boolean;
-  /** Tells outage detection of a failure; `true` (and the delivery handed back) during an outage. */
   /** The handler finished a delivery without an error (for the outage detector). */
   handled(): void;
+  /** Tells outage detection of a failure; `true` (and the delivery handed back) during an outage. */
   noteFailure(delivery: OutreachDelivery<unknown>, error: unknown): boolean;
   /** A delivery let through as an outage probe. */
   probeAdmitted(delivery: OutreachDelivery<unknown>): void;
@@ -59,30 +58,27 @@ export class Dispatcher<A> {
     this.#concurrency = concurrency;
   }
 
-  get hasHandler(): boolean {
-    return this.#handler !== undefined;
-  }
-
-  arrive(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
-    const { settings, table, gate, owner } = this.#host;
+  /** An arrival on the link of `generation`, whose settler is `inbox`. */
+  arrive(generation: number, arrival: Arrival, inbox: SettlementInbox): void {
+    const { settings, table, gate } = this.#host;
     this.#host.telemetry.received(); // telemetry hook
     const { admit, probe } = gate.admit();
     if (!admit) {
       // Paused, or an outage and not a probe: straight back, unchanged and undecoded. Each such
       // message used up credit the gate no longer renews, so this cannot loop.
-      new OutreachDelivery<undefined>(undefined, message, rheaDelivery, owner, generation).release();
+      new OutreachDelivery<undefined>(undefined, arrival, inbox).release();
       return;
     }
-    const decoded = decodeOutreach<A>(message.body, settings.decode);
+    const decoded = decodeOutreach<A>(arrival.body, settings.decode);
     if (decoded._tag === 'Left') {
-      const delivery = new OutreachDelivery<undefined>(undefined, message, rheaDelivery, owner, generation);
+      const delivery = new OutreachDelivery<undefined>(undefined, arrival, inbox);
       if (probe) this.#host.probeAdmitted(delivery);
       // Hooks for invalid messages run beside the handler: they do not take its concurrency slots.
       table.addInvalid(delivery, generation);
       void this.#handleInvalid(delivery, decoded.left).finally(() => table.finish(delivery));
       return;
     }
-    const delivery = new OutreachDelivery<A>(decoded.right, message, rheaDelivery, owner, generation);
+    const delivery = new OutreachDelivery<A>(decoded.right, arrival, inbox);
     if (probe) this.#host.probeAdmitted(delivery);
     try {
       settings.strategy.onReceive?.(delivery, this.#host.context);
@@ -111,7 +107,7 @@ export class Dispatcher<A> {
       // break or a throw in the loop body: whether the work was done is unknown; hand it back.
       // (Counting it with retry() would not help: the broker re-dispatches it to this closing
       // link at once and, when the link detaches, rolls the count back. Measured.)
-      else if (!delivery.settled && delivery.outcome === undefined) delivery.release();
+      else if (delivery.state.kind === 'open') delivery.release();
     } catch (error) {
       this.#host.reportError(asSettleError(error), 'settle');
       settleAfterStrategyError(delivery);
@@ -131,7 +127,7 @@ export class Dispatcher<A> {
     const taken = table.takeBuffered((delivery) => !closing && delivery.settled);
     let dropped = 0;
     for (const delivery of taken) {
-      if (!delivery.settled && delivery.outcome === undefined) delivery.release();
+      if (delivery.state.kind === 'open') delivery.release();
       else dropped++;
       table.finish(delivery);
     }
@@ -184,7 +180,7 @@ export class Dispatcher<A> {
 
   async #handleInvalid(delivery: OutreachDelivery<undefined>, error: OutreachDecodeError): Promise<void> {
     const { settings, table } = this.#host;
-    table.counts.invalid++;
+    table.count('invalid');
     this.#host.telemetry.invalid(delivery, error); // telemetry hook
     const invalid: InvalidMessage = {
       body: delivery.body,
@@ -203,7 +199,7 @@ export class Dispatcher<A> {
     } catch (hookError) {
       this.#host.telemetry.ended(delivery, { error: hookError }); // telemetry hook
       this.#host.reportError(new OutreachError('HANDLER_FAILED', `onInvalid threw for message ${String(delivery.messageId)}`, { cause: hookError }), 'handler');
-      if (delivery.settled || delivery.outcome !== undefined) return;
+      if (delivery.state.kind !== 'open') return;
       // A quarantine store that is down is a sink outage like any other.
       if (this.#host.noteFailure(delivery, hookError)) return;
       const attempt = delivery.deliveryCount + 1;
@@ -242,7 +238,7 @@ export class Dispatcher<A> {
  * holds its prefetch slot forever nor loops uncounted.
  */
 function settleAfterStrategyError(delivery: OutreachDelivery<unknown>): void {
-  if (delivery.settled || delivery.outcome === 'lost') return;
+  if (delivery.state.kind !== 'open') return;
   try {
     delivery.retry();
   } catch {

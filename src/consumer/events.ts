@@ -1,5 +1,5 @@
 import type { OutreachError } from '../errors/outreach-error.js';
-import type { OutreachDelivery, SettleOutcome } from './delivery.js';
+import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 import type { CloseReport, InvalidMessage } from './options.js';
 import type { OutageInfo, RecoveryInfo } from './outage.js';
 

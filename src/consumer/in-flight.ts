@@ -1,4 +1,4 @@
-import type { OutreachDelivery } from './delivery.js';
+import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 
 /**
  * @internal Where a held delivery is:
@@ -18,15 +18,20 @@ interface Held {
   failureNoted: boolean;
 }
 
-/** @internal Mutable settle counts; {@link SettleCounts} is their read-only view. */
+/** @internal The settle counts; written by the table alone. */
 export interface Counts {
-  accepted: number;
-  retried: number;
-  rejected: number;
-  released: number;
-  lost: number;
-  invalid: number;
+  readonly accepted: number;
+  readonly retried: number;
+  readonly rejected: number;
+  readonly released: number;
+  readonly lost: number;
+  readonly invalid: number;
 }
+
+type Tally = { -readonly [K in keyof Counts]: number };
+
+/** Phases in which user code (a handler, a loop body, the `onInvalid` hook, a strategy's wait) still works on a delivery. */
+const ACTIVE: readonly Phase[] = ['handler', 'invalid', 'failed'];
 
 /**
  * @internal Every delivery this process holds (at most `prefetch`): the buffer of those not yet
@@ -35,7 +40,7 @@ export interface Counts {
  * one frees a prefetch slot, which the owner learns through `onFreed`.
  */
 export class InFlightTable<A> {
-  readonly counts: Counts = { accepted: 0, retried: 0, rejected: 0, released: 0, lost: 0, invalid: 0 };
+  readonly #counts: Tally = { accepted: 0, retried: 0, rejected: 0, released: 0, lost: 0, invalid: 0 };
   readonly #held = new Map<OutreachDelivery<unknown>, Held>();
   #buffer: OutreachDelivery<A>[] = [];
   readonly #onFreed: () => void;
@@ -45,6 +50,16 @@ export class InFlightTable<A> {
 
   constructor(onFreed: () => void) {
     this.#onFreed = onFreed;
+  }
+
+  /** The settle counts so far. */
+  get counts(): Counts {
+    return this.#counts;
+  }
+
+  /** Counts a settlement that was written (a lost one was counted when its link went). */
+  count(outcome: Exclude<SettleOutcome, 'lost'> | 'invalid'): void {
+    this.#counts[outcome]++;
   }
 
   /** Deliveries held. */
@@ -147,16 +162,40 @@ export class InFlightTable<A> {
     if (delivery.outcome !== undefined) this.#forget(delivery);
   }
 
-  /** A delivery was settled (or lost): forgotten if user code is done with it. */
-  settled(delivery: OutreachDelivery<unknown>): void {
-    if (this.#held.get(delivery)?.phase === 'done') this.#forget(delivery);
+  /**
+   * Deliveries were settled (or found lost): each is forgotten if user code is done with it; the
+   * owner hears of the freed slots once.
+   */
+  settled(deliveries: Iterable<OutreachDelivery<unknown>>): void {
+    let freed = false;
+    for (const delivery of deliveries) {
+      if (this.#held.get(delivery)?.phase === 'done') freed = this.#forget(delivery, false) || freed;
+    }
+    if (freed) this.#onFreed();
     this.notify();
   }
 
   /** Held deliveries in one of `phases`. */
-  inPhase(...phases: Phase[]): OutreachDelivery<unknown>[] {
+  inPhase(...phases: readonly Phase[]): OutreachDelivery<unknown>[] {
     const out: OutreachDelivery<unknown>[] = [];
     for (const [d, h] of this.#held) if (phases.includes(h.phase)) out.push(d);
+    return out;
+  }
+
+  /** Held deliveries that user code still works on (what close() waits for first). */
+  active(): OutreachDelivery<unknown>[] {
+    return this.inPhase(...ACTIVE);
+  }
+
+  /** Done with user code, not settled: the user's (manual) or a strategy's (batch) to settle. */
+  awaitingSettlement(): OutreachDelivery<unknown>[] {
+    return this.inPhase('done').filter((d) => d.state.kind === 'open');
+  }
+
+  /** Held deliveries with no outcome decided yet, each with its phase (what close() leaves behind). */
+  unsettled(): { readonly delivery: OutreachDelivery<unknown>; readonly phase: Phase }[] {
+    const out: { delivery: OutreachDelivery<unknown>; phase: Phase }[] = [];
+    for (const [delivery, held] of this.#held) if (delivery.state.kind === 'open') out.push({ delivery, phase: held.phase });
     return out;
   }
 
@@ -172,15 +211,16 @@ export class InFlightTable<A> {
       if (this.#held.get(delivery)?.generation === generation) {
         this.#buffer.splice(i, 1);
         delivery.markLost();
-        this.counts.lost++;
+        this.#counts.lost++;
         this.#held.delete(delivery);
       }
     }
     for (const [delivery, held] of this.#held) {
-      // Unsettled, or accepted but not yet written (that acceptance is never sent now).
-      if (held.generation === generation && (!delivery.settled || delivery.acceptancePending)) {
+      // Unsettled, or decided but not yet written (that outcome is never sent now).
+      const kind = delivery.state.kind;
+      if (held.generation === generation && (kind === 'open' || kind === 'requested')) {
         delivery.markLost();
-        if (countActive || held.phase === 'done') this.counts.lost++;
+        if (countActive || held.phase === 'done') this.#counts.lost++;
         if (held.phase === 'done') this.#held.delete(delivery);
       }
     }
@@ -208,12 +248,14 @@ export class InFlightTable<A> {
     for (const wake of waiting) wake();
   }
 
-  #forget(delivery: OutreachDelivery<unknown>): void {
+  /** Forgets a held delivery (its prefetch slot is free); tells the owner unless `tell` is false. */
+  #forget(delivery: OutreachDelivery<unknown>, tell = true): boolean {
     const held = this.#held.get(delivery);
-    if (held === undefined) return;
+    if (held === undefined) return false;
     this.#count(held.phase, -1);
     this.#held.delete(delivery);
-    this.#onFreed();
+    if (tell) this.#onFreed();
+    return true;
   }
 
   #count(phase: Phase, by: number): void {

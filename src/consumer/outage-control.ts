@@ -1,5 +1,5 @@
 import type { CreditGate } from './credit-gate.js';
-import type { OutreachDelivery, SettleOutcome } from './delivery.js';
+import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 import type { InFlightTable } from './in-flight.js';
 import type { OutreachLogger } from './logger.js';
 import type { OutageHealth } from './options.js';
@@ -41,6 +41,11 @@ export class OutageControl {
     this.#host = host;
   }
 
+  /** Whether an outage is under way (this is the one place that knows). */
+  get active(): boolean {
+    return this.#detector.active;
+  }
+
   /** The outage under way, for `health()`. */
   health(): OutageHealth | undefined {
     const detector = this.#detector;
@@ -58,7 +63,7 @@ export class OutageControl {
       outage = verdict === 'outage';
       if (began !== undefined) this.#begin(began, delivery);
     }
-    if (outage && handBack && !delivery.settled && delivery.outcome === undefined) delivery.release();
+    if (outage && handBack && delivery.state.kind === 'open') delivery.release();
     return outage;
   }
 

@@ -1,15 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import '../async-dispose.js'; // for its types only: [Symbol.asyncDispose] without lib esnext or @types/node
 import { EventEmitter } from 'eventemitter3';
-import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import { sleep } from '../ack/retry-policy.js';
 import type { AckContext } from '../ack/strategy.js';
-import type { AmqpLink } from '../connection/amqp-link.js';
 import { ConnectionSupervisor } from '../connection/supervisor.js';
+import type { Arrival, InboundLink, WireOutcome } from '../connection/transport.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
 import { CreditGate } from './credit-gate.js';
-import type { DeliveryOwner, OutreachDelivery, SettleOutcome } from './delivery.js';
+import type { OutreachDelivery, SettleRecord } from '../delivery/delivery.js';
 import { DeliveryIterator } from './delivery-iterator.js';
 import { asSettleError, Dispatcher, type OutreachHandler } from './dispatcher.js';
 import type { ConnectionInfo, DisconnectInfo, ErrorSource, OutreachConsumerEvents } from './events.js';
@@ -17,6 +16,7 @@ import { InFlightTable } from './in-flight.js';
 import { silentLogger } from './logger.js';
 import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
 import { OutageControl } from './outage-control.js';
+import { Settler, type SettledDelivery, type SettlerHost } from './settler.js';
 import { TelemetryHooks } from '../telemetry/instrumentation.js';
 import { enableTelemetry } from '../telemetry/load.js';
 import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIMEOUT_MS, resolveSettings, type ConsumerSettings } from './settings.js';
@@ -86,11 +86,14 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   #telemetryStarted = false;
 
   #state: ConsumerState = 'idle';
+  /** How it consumes: not yet, through the async iterator, or through start()'s handler. */
+  #mode: 'none' | 'iterator' | 'handler' = 'none';
+  /** The settler of the open link (one per link; a delivery keeps the one of its own link). */
+  #settler: Settler | undefined;
   #fatal: OutreachError | undefined;
   #closing: Promise<CloseReport> | undefined;
   /** When the last message arrived (epoch ms; 0: none yet). */
   #lastDeliveryAt = 0;
-  #iterating = false;
   /** Removes the listener start() put on its signal. */
   #detachStartSignal: (() => void) | undefined;
   /** Ends close()'s wait at once (set while close() waits). */
@@ -112,12 +115,18 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     });
     // Failed deliveries waiting to be retried take no prefetch slot, up to maxWaitingRetries.
     const holding = (): number => this.#table.size - Math.min(this.#table.failed, settings.maxWaitingRetries);
-    this.#gate = new CreditGate(settings.prefetch, holding, () => this.#table.size, () => {
-      settings.logger.debug({}, 'queue drained');
-      this.#fire('drained');
-    });
+    this.#gate = new CreditGate(
+      settings.prefetch,
+      holding,
+      () => this.#table.size,
+      () => {
+        settings.logger.debug({}, 'queue drained');
+        this.#fire('drained');
+      },
+      () => this.#outage?.active ?? false,
+    );
     this.#supervisor = new ConnectionSupervisor(settings.endpoints, settings.link, settings.reconnect, settings.logger, {
-      message: (generation, delivery, message) => this.#onMessage(generation, delivery, message),
+      arrived: (generation, arrival) => this.#onArrival(generation, arrival),
       drained: (link, answered) => this.#gate.onDrained(link, answered),
       open: (link, info, afterLoss) => this.#onOpen(link, info, afterLoss),
       down: (generation, info) => this.#onDown(generation, info),
@@ -146,12 +155,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
             prefetch: settings.prefetch,
             logger: settings.logger,
             ending: () => this.#ending,
-            handBack: (except) => {
-              this.#dispatcher.handBackBuffered();
-              for (const d of this.#table.inPhase('failed')) {
-                if (d !== except && !d.settled && d.outcome === undefined) d.release();
-              }
-            },
+            handBack: (except) => this.#handBack(except),
             wakeWaiting: () => this.#wakeWaiting(),
             outage: (info) => this.#fire('outage', info),
             recovered: (info) => this.#fire('recovered', info),
@@ -162,7 +166,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       table: this.#table,
       gate: this.#gate,
       context: this.#ackContext,
-      owner: this.#owner,
       ending: () => this.#ending,
       noteFailure: (delivery, error) => this.#noteFailure(delivery, error, true),
       handled: () => this.#outage?.handled(),
@@ -200,14 +203,13 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   async start(handler: OutreachHandler<A>, options: StartOptions = {}): Promise<void> {
     if (this.#fatal !== undefined) throw this.#fatal;
     this.#refuseIfClosed();
-    if (this.#dispatcher.hasHandler || this.#iterating) {
-      throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
-    }
+    this.#refuseIfConsuming();
     if (typeof handler !== 'function') throw new OutreachError('INVALID_ARGUMENT', 'start: handler must be a function');
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > this.#settings.prefetch) {
       throw new OutreachError('INVALID_ARGUMENT', `concurrency must be an integer from 1 to prefetch (${this.#settings.prefetch})`);
     }
+    this.#mode = 'handler';
     this.#dispatcher.setHandler(handler, concurrency);
     const signal = options.signal;
     if (signal !== undefined) {
@@ -236,10 +238,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    */
   [Symbol.asyncIterator](): AsyncIterator<OutreachDelivery<A>> {
     this.#refuseIfClosed();
-    if (this.#iterating || this.#dispatcher.hasHandler) {
-      throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
-    }
-    this.#iterating = true;
+    this.#refuseIfConsuming();
+    this.#mode = 'iterator';
     return new DeliveryIterator<A>({
       start: () => this.#ensureConnected(),
       take: () => this.#telemetry.took(this.#table.take()),
@@ -329,8 +329,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     const link = this.#supervisor.link;
     return {
       state: this.#state,
-      connected: link?.alive ?? false,
-      endpoint: link?.alive === true ? link.endpoint.label : undefined,
+      connected: link?.state === 'open',
+      endpoint: link?.state === 'open' ? link.endpoint.label : undefined,
       credit: this.#gate.credit,
       held: this.#table.size,
       inFlight: this.#table.inHandler,
@@ -375,6 +375,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     }
   }
 
+  /** `ITERATOR_IN_USE` once start() or an iterator has begun: one way of consuming per consumer. */
+  #refuseIfConsuming(): void {
+    if (this.#mode !== 'none') throw new OutreachError('ITERATOR_IN_USE', 'this consumer is already consuming (start() or an iterator)');
+  }
+
   #ensureConnected(): Promise<void> {
     try {
       this.#refuseIfClosed();
@@ -387,8 +392,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     return this.#supervisor.start();
   }
 
-  #onOpen(link: AmqpLink, info: ConnectionInfo, afterLoss: boolean): void {
+  #onOpen(link: InboundLink, info: ConnectionInfo, afterLoss: boolean): void {
     this.#state = 'open';
+    this.#settler = new Settler(link, this.#settlerHost);
     this.#fire('connected', info);
     // After a loss, probes of the lost link went with it (a link reopened for a probe is not a loss).
     if (afterLoss) this.#outage?.reconnected();
@@ -421,13 +427,14 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   // ---- deliveries ----------------------------------------------------------------------
 
-  #onMessage(generation: number, rheaDelivery: RheaDelivery, message: RheaMessage): void {
+  #onArrival(generation: number, arrival: Arrival): void {
     this.#lastDeliveryAt = Date.now();
     // Arrived after close() began, or on a link being closed because nothing is wanted (paused,
     // an outage between probes): a transfer already under way, or a released message the broker
     // re-dispatched at once. Leave it unsettled: ActiveMQ puts unsettled deliveries back, count
     // unchanged, when the link detaches; settling it now could only fail or bounce it back.
-    if (!this.#ending && this.#supervisor.isCurrent(generation)) this.#dispatcher.arrive(generation, rheaDelivery, message);
+    const settler = this.#settler;
+    if (!this.#ending && this.#supervisor.isCurrent(generation) && settler !== undefined) this.#dispatcher.arrive(generation, arrival, settler);
   }
 
   /**
@@ -443,7 +450,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   }
 
   #maybePark(): void {
-    if (this.#ending || !this.#gate.idle || this.#table.size > 0 || this.#supervisor.link?.alive !== true) return;
+    if (this.#ending || !this.#gate.idle || this.#table.size > 0 || this.#supervisor.link?.state !== 'open') return;
     void this.#supervisor.park(LINK_CLOSE_TIMEOUT_MS);
   }
 
@@ -472,42 +479,60 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   // ---- settlement ----------------------------------------------------------------------
 
-  readonly #owner: DeliveryOwner = {
-    isAlive: (generation) => this.#supervisor.isCurrent(generation),
-    outcomeFor: (delivery, requested, cause) => {
-      if (requested === 'accepted') this.#outage?.accepting();
-      // A retry during an outage is a hand-back: the sink is down, not the message.
-      return requested === 'retried' && this.#noteFailure(delivery, cause, false) ? 'released' : requested;
-    },
-    settle: (delivery, outcome, sent) => this.#onSettled(delivery, outcome, sent),
+  /**
+   * Hands back every held delivery not in user code (buffered, waiting out a retry delay) but
+   * `except`, as one batch of records on the open link.
+   */
+  #handBack(except: OutreachDelivery<unknown>): void {
+    const handBack = (): void => {
+      this.#dispatcher.handBackBuffered();
+      for (const d of this.#table.inPhase('failed')) if (d !== except && d.state.kind === 'open') d.release();
+    };
+    if (this.#settler === undefined) handBack();
+    else this.#settler.batch(handBack);
+  }
+
+  readonly #settlerHost: SettlerHost = {
+    decide: (record) => this.#decide(record),
+    settled: (batch) => this.#onSettled(batch),
   };
 
-  #onSettled(delivery: OutreachDelivery<unknown>, requested: SettleOutcome, sent: boolean): void {
-    if (!sent) {
-      this.#reportError(
-        new OutreachError(
-          'DELIVERY_LOST',
-          `delivery ${String(delivery.messageId)} could not be ${requested}: its connection was lost; the broker will deliver it again`,
-          { retryable: true },
-        ),
-        'settle',
-      );
-    } else {
-      this.#table.counts[requested as Exclude<SettleOutcome, 'lost'>]++;
-      const logger = this.#settings.logger;
-      const warn = requested === 'retried' || requested === 'rejected';
-      // One line per message: its fields built only for a logger of yours.
-      if (warn || logger !== silentLogger) {
-        const fields = { messageId: delivery.messageId, deliveryCount: delivery.deliveryCount, outcome: requested };
-        if (warn) logger.warn(fields, 'delivery not accepted');
-        else logger.debug(fields, 'settled');
+  /** The final outcome of a settle request: a retry during an outage is a hand-back (the sink is down, not the message). */
+  #decide({ delivery, requested, cause }: SettleRecord): WireOutcome {
+    if (requested === 'accepted') this.#outage?.accepting();
+    return requested === 'retried' && this.#noteFailure(delivery, cause, false) ? 'released' : requested;
+  }
+
+  /** A batch was written (or found lost): counts, log, events, then the table and credit, once. */
+  #onSettled(batch: readonly SettledDelivery[]): void {
+    const logger = this.#settings.logger;
+    for (const { delivery, outcome, sent } of batch) {
+      if (!sent) {
+        this.#reportError(
+          new OutreachError(
+            'DELIVERY_LOST',
+            `delivery ${String(delivery.messageId)} could not be ${outcome}: its connection was lost; the broker will deliver it again`,
+            { retryable: true },
+          ),
+          'settle',
+        );
+      } else {
+        this.#table.count(outcome);
+        const warn = outcome === 'retried' || outcome === 'rejected';
+        // One line per message: its fields built only for a logger of yours.
+        if (warn || logger !== silentLogger) {
+          const fields = { messageId: delivery.messageId, deliveryCount: delivery.deliveryCount, outcome };
+          if (warn) logger.warn(fields, 'delivery not accepted');
+          else logger.debug(fields, 'settled');
+        }
       }
+      const final = sent ? outcome : 'lost';
+      this.#fire('settled', delivery, final);
+      this.#telemetry.settled(delivery, final); // telemetry hook
+      this.#outage?.settled(delivery, final);
     }
-    this.#fire('settled', delivery, sent ? requested : 'lost');
-    this.#telemetry.settled(delivery, sent ? requested : 'lost'); // telemetry hook
-    this.#outage?.settled(delivery, sent ? requested : 'lost');
     // A delivery settled before user code is done with it (at-most-once) keeps its slot until then.
-    this.#table.settled(delivery);
+    this.#table.settled(batch.map((s) => s.delivery));
   }
 
   /** A strategy's commit holds these deliveries until `until` settles (AckContext.working). */
@@ -544,7 +569,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (options.signal?.aborted === true) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
-      while (this.#table.inPhase('handler', 'invalid', 'failed').length > 0 && !timedOut) await this.#table.changed();
+      while (this.#table.active().length > 0 && !timedOut) await this.#table.changed();
       const flush = this.#settings.strategy.flush;
       if (!timedOut && flush !== undefined) {
         try {
@@ -556,13 +581,14 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         }
       }
       // Done but unsettled (manual strategy): wait for the user until the deadline.
-      while (!timedOut && this.#table.inPhase('done').some((d) => d.outcome === undefined)) await this.#table.changed();
+      while (!timedOut && this.#table.awaitingSettlement().length > 0) await this.#table.changed();
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', stop);
       this.#stopClosing = undefined;
     }
-    const inCommit = this.#table.inPhase('commit').filter((d) => d.outcome === undefined && !d.acceptancePending).length;
+    const unsettled = this.#table.unsettled();
+    const inCommit = unsettled.filter((u) => u.phase === 'commit').length;
     if (inCommit > 0) {
       this.#settings.logger.warn(
         { deliveries: inCommit },
@@ -570,16 +596,16 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       );
     }
     let unfinished = 0;
-    for (const delivery of this.#table.inPhase('buffered', 'handler', 'invalid', 'failed', 'commit', 'done')) {
-      if (delivery.outcome !== undefined || delivery.acceptancePending) continue;
-      if (this.#table.phaseOf(delivery) !== 'done') unfinished++;
-      else if (!delivery.settled) delivery.release();
+    for (const { delivery, phase } of unsettled) {
+      if (phase !== 'done') unfinished++;
+      else delivery.release();
     }
     return this.#finishClose(unfinished, timedOut);
   }
 
   async #finishClose(unfinished: number, timedOut: boolean): Promise<CloseReport> {
     await this.#supervisor.settled(); // an attempt under way is abandoned, its socket closed
+    this.#settler?.flush(); // what was decided leaves before the detach
     const link = this.#supervisor.takeLink();
     if (link !== undefined) await link.close(LINK_CLOSE_TIMEOUT_MS);
     this.#gate.detach();

@@ -1,4 +1,4 @@
-import type { OutreachDelivery, SettleOutcome } from '../consumer/delivery.js';
+import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 
 /**

@@ -1,5 +1,5 @@
 import type * as OtelApi from '@opentelemetry/api';
-import type { OutreachDelivery, SettleOutcome } from '../consumer/delivery.js';
+import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 import type { OutreachLogger } from '../consumer/logger.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 import { errorType } from './error-type.js';

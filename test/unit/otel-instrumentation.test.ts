@@ -5,7 +5,7 @@
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import type { OutreachDelivery, SettleOutcome } from '../../src/consumer/delivery.js';
+import type { OutreachDelivery, SettleOutcome } from '../../src/delivery/delivery.js';
 import { loadInstrumentation } from '../../src/telemetry/load.js';
 import type { ObservedConsumer } from '../../src/telemetry/otel-instrumentation.js';
 

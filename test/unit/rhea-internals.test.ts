@@ -4,7 +4,10 @@
 import type { AddressInfo } from 'node:net';
 import rhea, { type Connection, type EventContext, type Receiver } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acceptSoon, flushAcceptances, waitingAcceptances, type PendingAcceptance } from '../../src/connection/acceptances.js';
+import { AmqpLink } from '../../src/connection/amqp-link.js';
+import type { Arrival } from '../../src/connection/transport.js';
+import { Settler, type SettledDelivery } from '../../src/consumer/settler.js';
+import { OutreachDelivery } from '../../src/delivery/delivery.js';
 import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, RHEA_TIMER_KEYS, remoteAttachSource, socketOf } from '../../src/connection/rhea-internals.js';
 
 let port = 0;
@@ -101,31 +104,70 @@ describe('rhea internals we rely on', () => {
     expect(await settleTwoDifferently('pair.flushed', true)).toEqual(['accepted', 'released']);
   });
 
-  // What the consumer's deliveries do when the queue writes them: accept in rhea.
-  const pending = (wire: RheaDelivery): PendingAcceptance => ({ wire, writeAcceptance: () => void wire.accept() });
+  /**
+   * The consumer's path: an AmqpLink to the peer and a Settler over it (deciding each request as
+   * asked); `settle` gets the two deliveries in one tick. Returns what the peer saw, and the
+   * batches the settler handed over.
+   */
+  async function settleTwoThroughSettler(
+    address: string,
+    settle: (first: OutreachDelivery<undefined>, second: OutreachDelivery<undefined>, settler: Settler) => void,
+  ): Promise<{ outcomes: string[]; batches: SettledDelivery[][] }> {
+    const batches: SettledDelivery[][] = [];
+    const arrivals: Arrival[] = [];
+    const held: { settler?: Settler } = {};
+    const link = await AmqpLink.open(
+      { host: '127.0.0.1', port, tls: false, label: `amqp://127.0.0.1:${port}` },
+      { queue: address, username: '', password: '', ca: undefined, servername: undefined, connectTimeoutMs: 5000, idleTimeoutMs: 2000 },
+      {
+        arrived: (arrival) => {
+          arrivals.push(arrival);
+          if (arrivals.length !== 2) return;
+          const settler = held.settler!;
+          settle(new OutreachDelivery(undefined, arrivals[0]!, settler), new OutreachDelivery(undefined, arrivals[1]!, settler), settler);
+        },
+        down: () => undefined,
+        drained: () => undefined,
+      },
+    );
+    held.settler = new Settler(link, { decide: (record) => record.requested, settled: (batch) => void batches.push([...batch]) });
+    link.addCredit(2);
+    const until = Date.now() + 5000;
+    while ((settledAt.get(address)?.filter(Boolean).length ?? 0) < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await link.close(2000);
+    return { outcomes: [...(settledAt.get(address) ?? [])], batches };
+  }
 
-  it('acceptances written in runs: one decided after a release still gets its own outcome when credit flushes it in the same tick', async () => {
-    // The consumer's path: a release goes to rhea at once (after flushing what waits); the next
-    // delivery's acceptance waits, and new credit (addCredit) flushes it before rhea has written
-    // the release. rhea would write both as released without the check in flushAcceptances.
-    const outcomes = await settleTwo('pair.deferred', (first, second) => {
-      flushAcceptances();
-      flushDispositionsBefore(first, false);
+  it('the settler writes a release at once and an acceptance decided after it as its own outcome, even flushed in the same tick', async () => {
+    const { outcomes, batches } = await settleTwoThroughSettler('pair.deferred', (first, second, settler) => {
       first.release();
-      acceptSoon(pending(second));
-      flushAcceptances();
+      expect(settler.pending).toBe(0);
+      second.accept();
+      expect(settler.pending).toBe(1);
+      settler.flush();
     });
     expect(outcomes).toEqual(['released', 'accepted']);
+    expect(batches.map((b) => b.map((s) => s.outcome))).toEqual([['released'], ['accepted']]);
   });
 
-  it('acceptances that wait go out in order, in one frame, once the event loop has read its input', async () => {
-    const outcomes = await settleTwo('pair.batched', (first, second) => {
-      acceptSoon(pending(first));
-      acceptSoon(pending(second));
-      expect(waitingAcceptances()).toBe(2);
+  it('the settler writes an acceptance decided before a release first, in the order decided', async () => {
+    const { outcomes, batches } = await settleTwoThroughSettler('pair.ordered', (first, second) => {
+      first.accept();
+      second.release();
+    });
+    expect(outcomes).toEqual(['accepted', 'released']);
+    expect(batches.map((b) => b.map((s) => s.outcome))).toEqual([['accepted', 'released']]);
+  });
+
+  it('acceptances wait for the end of the turn and go out together, in order, as one batch', async () => {
+    const { outcomes, batches } = await settleTwoThroughSettler('pair.batched', (first, second, settler) => {
+      first.accept();
+      second.accept();
+      expect(settler.pending).toBe(2);
+      expect(first.outcome).toBeUndefined();
     });
     expect(outcomes).toEqual(['accepted', 'accepted']);
-    expect(waitingAcceptances()).toBe(0);
+    expect(batches.map((b) => b.map((s) => [s.outcome, s.sent]))).toEqual([[['accepted', true], ['accepted', true]]]);
   });
 
   it('a receiver keeps the peer attach, whose source is a terminus, or a null one when refused', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OutreachConsumer, OutreachError } from '../../src/index.js';
-import type { OutreachDelivery } from '../../src/consumer/delivery.js';
+import type { OutreachDelivery } from '../../src/delivery/delivery.js';
 import { errorType } from '../../src/telemetry/error-type.js';
 import { TelemetryHooks, type Instrumentation } from '../../src/telemetry/instrumentation.js';
 import { loadInstrumentation, requireOtelApi } from '../../src/telemetry/load.js';

@@ -30,7 +30,7 @@ ${CONNECTION_HELP}`,
     const errors: OutreachError[] = [];
     for (const endpoint of settings.endpoints) {
       try {
-        const link = await AmqpLink.open(endpoint, linkSettings(settings), { onMessage() {}, onDown() {}, onDrained() {} });
+        const link = await AmqpLink.open(endpoint, linkSettings(settings), { arrived() {}, down() {}, drained() {} });
         await link.close(5_000);
         const others = errors.map((e) => `; ${inUserTerms(e.message)}`).join('');
         context.stdout.write(

@@ -1,5 +1,5 @@
 import { isLeft } from 'fp-ts/lib/Either.js';
-import type { Message as RheaMessage } from 'rhea';
+import type { Arrival } from '../../connection/transport.js';
 import { browseQueue, type BrowseResult } from '../../connection/queue-browser.js';
 import { isOutreachError, type OutreachError } from '../../errors/outreach-error.js';
 import { decodeOutreach } from '../../message/decode.js';
@@ -70,24 +70,17 @@ Exit codes as for check (0 ok, 2 settings, 3 connection, 4 TLS, 5 login, 6 queue
   },
 };
 
-function lineOf(message: RheaMessage): string {
+function lineOf(message: Arrival): string {
   const decoded = decodeOutreach(message.body);
   return archiveLine(
     {
-      messageId: messageIdOf(message.message_id),
-      deliveryCount: typeof message.delivery_count === 'number' ? message.delivery_count : 0,
+      messageId: message.messageId,
+      deliveryCount: message.deliveryCount,
       receivedAt: new Date(),
-      subject: typeof message.subject === 'string' ? message.subject : undefined,
-      applicationProperties: message.application_properties,
+      subject: message.subject,
+      applicationProperties: message.applicationProperties,
       ...(isLeft(decoded) ? { invalid: { kind: decoded.left.kind, message: decoded.left.message } } : { outreachId: decoded.right.outreachId }),
     },
     message.body,
   );
-}
-
-/** As the consumer reads it (`OutreachDelivery.messageId`). */
-function messageIdOf(id: unknown): string | number | undefined {
-  if (typeof id === 'string' || typeof id === 'number') return id;
-  if (id instanceof Uint8Array) return Buffer.from(id).toString('hex');
-  return id === undefined || id === null ? undefined : String(id);
 }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { manual } from '../../ack/strategies.js';
-import type { OutreachDelivery } from '../../consumer/delivery.js';
+import type { OutreachDelivery } from '../../delivery/delivery.js';
 import type { CloseReport, InvalidMessage } from '../../consumer/options.js';
 import { OutreachConsumer } from '../../consumer/outreach-consumer.js';
 import type { OutreachError } from '../../errors/outreach-error.js';

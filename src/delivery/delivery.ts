@@ -1,6 +1,4 @@
-import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
-import { acceptSoon, flushAcceptances } from '../connection/acceptances.js';
-import { flushDispositionsBefore } from '../connection/rhea-internals.js';
+import type { Arrival, ArrivalToken, WireOutcome } from '../connection/transport.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
 
@@ -35,13 +33,42 @@ export interface DeliveryMetadata {
   readonly receivedAt: Date;
 }
 
-/** @internal What a delivery tells its consumer when it is settled. */
-export interface DeliveryOwner {
-  /** Before an outcome is sent: a retry during an outage becomes a release (attempts not spent). */
-  outcomeFor(delivery: OutreachDelivery<unknown>, requested: Exclude<SettleOutcome, 'lost'>, cause: unknown): Exclude<SettleOutcome, 'lost'>;
-  settle(delivery: OutreachDelivery<unknown>, outcome: SettleOutcome, sent: boolean): void;
-  isAlive(generation: number): boolean;
+/** @internal What user code asked for (the engine decides the outcome; see {@link SettleRecord}). */
+export type SettleRequest = Exclude<SettleOutcome, 'lost'>;
+
+/**
+ * @internal What a settle method leaves behind: a record for the engine, which decides the final
+ * outcome (a retry during an outage becomes a hand-back), writes it in the order recorded and
+ * then counts it. The delivery itself never writes to the wire nor calls back into its consumer.
+ */
+export interface SettleRecord {
+  readonly delivery: OutreachDelivery<unknown>;
+  readonly requested: SettleRequest;
+  /** What went wrong, for `retried` (the outage classifier's input); never sent. */
+  readonly cause: unknown;
+  /** For `rejected`: a short text for the broker's log. */
+  readonly reason: string | undefined;
 }
+
+/** @internal Where a delivery leaves its record: the settler of the link that carried it. */
+export interface SettlementInbox {
+  /** Whether that link can still take settlements. */
+  readonly alive: boolean;
+  record(record: SettleRecord): void;
+}
+
+/**
+ * @internal A delivery's one state: `open` (no settle method called), `requested` (called; the
+ * engine has not written it yet), `settled` (written, with the outcome decided), `lost` (its link
+ * went first; `requested` says whether a settle method had been called).
+ */
+export type DeliveryState =
+  | { readonly kind: 'open' }
+  | { readonly kind: 'requested'; readonly requested: SettleRequest }
+  | { readonly kind: 'settled'; readonly outcome: WireOutcome }
+  | { readonly kind: 'lost'; readonly requested: SettleRequest | undefined };
+
+const OPEN: DeliveryState = Object.freeze({ kind: 'open' });
 
 /**
  * One message handed to your code: the decoded outreach, the raw body, its AMQP metadata, and
@@ -69,25 +96,22 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
   readonly receivedAt: Date;
   /** The error of the last failed attempt in this client, if any (set by the consumer). */
   lastError: unknown = undefined;
-  #outcome: SettleOutcome | undefined;
-  #requested: Exclude<SettleOutcome, 'lost'> | undefined;
-  readonly #rhea: RheaDelivery;
-  readonly #owner: DeliveryOwner;
-  readonly #generation: number;
+  #state: DeliveryState = OPEN;
+  /** @internal The arrival's handle on its link. */
+  readonly token: ArrivalToken;
+  readonly #inbox: SettlementInbox;
 
   /** @internal */
-  constructor(outreach: A, message: RheaMessage, rheaDelivery: RheaDelivery, owner: DeliveryOwner, generation: number) {
+  constructor(outreach: A, arrival: Arrival, inbox: SettlementInbox) {
     this.outreach = outreach;
-    this.body = message.body;
-    this.messageId = toMessageId(message.message_id);
-    this.deliveryCount = typeof message.delivery_count === 'number' ? message.delivery_count : 0;
-    const properties = message.application_properties;
-    this.applicationProperties = properties === undefined || properties === null ? NO_PROPERTIES : Object.freeze({ ...properties });
-    this.subject = typeof message.subject === 'string' ? message.subject : undefined;
+    this.body = arrival.body;
+    this.messageId = arrival.messageId;
+    this.deliveryCount = arrival.deliveryCount;
+    this.applicationProperties = arrival.applicationProperties;
+    this.subject = arrival.subject;
     this.receivedAt = new Date();
-    this.#rhea = rheaDelivery;
-    this.#owner = owner;
-    this.#generation = generation;
+    this.token = arrival.token;
+    this.#inbox = inbox;
   }
 
   /**
@@ -95,12 +119,19 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
    * `undefined` while neither happened.
    */
   get outcome(): SettleOutcome | undefined {
-    return this.#outcome;
+    const state = this.#state;
+    return state.kind === 'settled' ? state.outcome : state.kind === 'lost' ? 'lost' : undefined;
   }
 
   /** Whether one of the settle methods has been called (a second call throws). */
   get settled(): boolean {
-    return this.#requested !== undefined;
+    const state = this.#state;
+    return state.kind === 'requested' || state.kind === 'settled' || (state.kind === 'lost' && state.requested !== undefined);
+  }
+
+  /** @internal The one state (see {@link DeliveryState}). */
+  get state(): DeliveryState {
+    return this.#state;
   }
 
   /** Done: the broker deletes the message. @returns `false` if the connection was lost first. */
@@ -138,66 +169,27 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     return this.#settle('released');
   }
 
-  /** @internal The connection that carried it is gone: the broker will deliver it again. */
+  /** @internal Its link is gone before the outcome was written: the broker will deliver it again. */
   markLost(): void {
-    if (this.#outcome === undefined) this.#outcome = 'lost';
+    const state = this.#state;
+    if (state.kind === 'open') this.#state = { kind: 'lost', requested: undefined };
+    else if (state.kind === 'requested') this.#state = { kind: 'lost', requested: state.requested };
   }
 
-  /** @internal Whether `accept()` was called and its acceptance is not yet written. */
-  get acceptancePending(): boolean {
-    return this.#requested === 'accepted' && this.#outcome === undefined;
+  /** @internal The engine wrote `outcome` for it. */
+  markSettled(outcome: WireOutcome): void {
+    this.#state = { kind: 'settled', outcome };
   }
 
-  /** @internal The rhea delivery (for the acceptance queue). */
-  get wire(): RheaDelivery {
-    return this.#rhea;
-  }
-
-  /**
-   * @internal Called by the acceptance queue when it writes: an acceptance counts as sent only if
-   * its connection is still there now (one lost meanwhile was marked `lost` and is not written).
-   */
-  writeAcceptance(): void {
-    const alive = this.#outcome === undefined && this.#owner.isAlive(this.#generation);
-    if (alive) this.#rhea.accept();
-    this.#outcome = alive ? 'accepted' : 'lost';
-    this.#owner.settle(this, 'accepted', alive);
-  }
-
-  #settle(requested: Exclude<SettleOutcome, 'lost'>, cause?: unknown, reason?: string): boolean {
-    if (this.#requested !== undefined) {
-      throw new OutreachError(
-        'ALREADY_SETTLED',
-        `delivery ${String(this.messageId)} was already ${this.#requested}; it cannot also be ${requested}`,
-      );
+  #settle(requested: SettleRequest, cause?: unknown, reason?: string): boolean {
+    const state = this.#state;
+    if (state.kind !== 'open' && !(state.kind === 'lost' && state.requested === undefined)) {
+      const was = state.kind === 'settled' ? state.outcome : (state.requested ?? 'lost');
+      throw new OutreachError('ALREADY_SETTLED', `delivery ${String(this.messageId)} was already ${was}; it cannot also be ${requested}`);
     }
-    const outcome = this.#owner.outcomeFor(this, requested, cause);
-    this.#requested = outcome;
-    const alive = this.#outcome !== 'lost' && this.#owner.isAlive(this.#generation);
-    if (alive && outcome === 'accepted') {
-      // Written with the other acceptances of this turn of the event loop; settled (counted,
-      // reported) then, by writeAcceptance, and only if its connection is still there.
-      acceptSoon(this);
-      return true;
-    }
-    if (alive) {
-      flushAcceptances();
-      flushDispositionsBefore(this.#rhea, false);
-      if (outcome === 'retried') this.#rhea.modified({ delivery_failed: true });
-      else if (outcome === 'rejected') this.#rhea.reject({ condition: 'amqp:internal-error', description: reason ?? '' });
-      else this.#rhea.release();
-    }
-    this.#outcome = alive ? outcome : 'lost';
-    this.#owner.settle(this, outcome, alive);
+    const alive = state.kind === 'open' && this.#inbox.alive;
+    this.#state = state.kind === 'open' ? { kind: 'requested', requested } : { kind: 'lost', requested };
+    this.#inbox.record({ delivery: this, requested, cause, reason });
     return alive;
   }
-}
-
-const NO_PROPERTIES: Readonly<Record<string, unknown>> = Object.freeze({});
-
-function toMessageId(id: unknown): string | number | undefined {
-  if (typeof id === 'string' || typeof id === 'number') return id;
-  if (id instanceof Uint8Array) return Buffer.from(id).toString('hex');
-  if (id !== undefined && id !== null) return String(id);
-  return undefined;
 }
