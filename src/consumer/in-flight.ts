@@ -42,10 +42,9 @@ const ACTIVE: readonly Phase[] = ['handler', 'invalid', 'failed'];
 export class InFlightTable<A> {
   readonly #counts: Tally = { accepted: 0, retried: 0, rejected: 0, released: 0, lost: 0, invalid: 0 };
   readonly #held = new Map<OutreachDelivery<unknown>, Held>();
-  #buffer: OutreachDelivery<A>[] = [];
   readonly #onFreed: () => void;
-  #inHandler = 0;
-  #failed = 0;
+  /** How many held deliveries are in each phase (the buffer is the `buffered` ones, in arrival order). */
+  readonly #inPhase: Record<Phase, number> = { buffered: 0, handler: 0, invalid: 0, failed: 0, commit: 0, done: 0 };
   #wake: (() => void)[] = [];
 
   constructor(onFreed: () => void) {
@@ -69,37 +68,44 @@ export class InFlightTable<A> {
 
   /** Deliveries received and not yet handed out. */
   get buffered(): number {
-    return this.#buffer.length;
+    return this.#inPhase.buffered;
   }
 
   /** Deliveries in user code now (handler slots taken). */
   get inHandler(): number {
-    return this.#inHandler;
+    return this.#inPhase.handler;
   }
 
   /** Deliveries whose user code failed and that wait for the strategy (a retry delay). */
   get failed(): number {
-    return this.#failed;
+    return this.#inPhase.failed;
   }
 
   /** Holds a decoded delivery, queued for user code. */
   addBuffered(delivery: OutreachDelivery<A>, generation: number): void {
-    this.#held.set(delivery, { generation, phase: 'buffered', failureNoted: false });
-    this.#buffer.push(delivery);
-    this.notify();
+    this.#add(delivery, generation, 'buffered');
   }
 
   /** Holds an undecodable delivery, on its way to the `onInvalid` hook. */
   addInvalid(delivery: OutreachDelivery<unknown>, generation: number): void {
-    this.#held.set(delivery, { generation, phase: 'invalid', failureNoted: false });
+    this.#add(delivery, generation, 'invalid');
+  }
+
+  #add(delivery: OutreachDelivery<unknown>, generation: number, phase: Phase): void {
+    this.#held.set(delivery, { generation, phase, failureNoted: false });
+    this.#inPhase[phase]++;
     this.notify();
   }
 
-  /** The next buffered delivery, now in user code; `undefined` if none. */
+  /** The next buffered delivery (the earliest to arrive), now in user code; `undefined` if none. */
   take(): OutreachDelivery<A> | undefined {
-    const delivery = this.#buffer.shift();
-    if (delivery !== undefined) this.setPhase(delivery, 'handler');
-    return delivery;
+    if (this.#inPhase.buffered === 0) return undefined;
+    for (const [delivery, held] of this.#held) {
+      if (held.phase !== 'buffered') continue;
+      this.setPhase(delivery, 'handler');
+      return delivery as OutreachDelivery<A>;
+    }
+    return undefined;
   }
 
   /**
@@ -107,24 +113,20 @@ export class InFlightTable<A> {
    * says stay, which keep their place in it.
    */
   takeBuffered(keep: (delivery: OutreachDelivery<A>) => boolean = () => false): OutreachDelivery<A>[] {
-    const taken: OutreachDelivery<A>[] = [];
-    const kept: OutreachDelivery<A>[] = [];
-    for (const d of this.#buffer) (keep(d) ? kept : taken).push(d);
-    this.#buffer = kept;
+    const taken = this.#buffered().filter((d) => !keep(d));
     for (const d of taken) this.setPhase(d, 'done');
     return taken;
   }
 
-  phaseOf(delivery: OutreachDelivery<unknown>): Phase | undefined {
-    return this.#held.get(delivery)?.phase;
+  #buffered(): OutreachDelivery<A>[] {
+    return this.inPhase('buffered') as OutreachDelivery<A>[];
   }
-
 
   setPhase(delivery: OutreachDelivery<unknown>, phase: Phase): void {
     const held = this.#held.get(delivery);
     if (held === undefined || held.phase === phase) return;
-    this.#count(held.phase, -1);
-    this.#count(phase, 1);
+    this.#inPhase[held.phase]--;
+    this.#inPhase[phase]++;
     held.phase = phase;
     this.notify();
   }
@@ -206,22 +208,20 @@ export class InFlightTable<A> {
    *   they are reported as `unfinished`)
    */
   loseGeneration(generation: number, countActive = true): void {
-    for (let i = this.#buffer.length - 1; i >= 0; i--) {
-      const delivery = this.#buffer[i]!;
-      if (this.#held.get(delivery)?.generation === generation) {
-        this.#buffer.splice(i, 1);
+    for (const [delivery, held] of this.#held) {
+      if (held.generation !== generation) continue;
+      if (held.phase === 'buffered') {
         delivery.markLost();
         this.#counts.lost++;
-        this.#held.delete(delivery);
+        this.#forget(delivery, false);
+        continue;
       }
-    }
-    for (const [delivery, held] of this.#held) {
       // Unsettled, or decided but not yet written (that outcome is never sent now).
       const kind = delivery.state.kind;
-      if (held.generation === generation && (kind === 'open' || kind === 'requested')) {
+      if (kind === 'open' || kind === 'requested') {
         delivery.markLost();
         if (countActive || held.phase === 'done') this.#counts.lost++;
-        if (held.phase === 'done') this.#held.delete(delivery);
+        if (held.phase === 'done') this.#forget(delivery, false);
       }
     }
     this.notify();
@@ -229,9 +229,9 @@ export class InFlightTable<A> {
 
   /** Drops the buffer without settling (a failed consumer: its link is gone). */
   dropBuffered(): void {
-    for (const delivery of this.#buffer.splice(0)) {
+    for (const delivery of this.#buffered()) {
       delivery.markLost();
-      this.#held.delete(delivery);
+      this.#forget(delivery, false);
     }
     this.notify();
   }
@@ -252,14 +252,9 @@ export class InFlightTable<A> {
   #forget(delivery: OutreachDelivery<unknown>, tell = true): boolean {
     const held = this.#held.get(delivery);
     if (held === undefined) return false;
-    this.#count(held.phase, -1);
+    this.#inPhase[held.phase]--;
     this.#held.delete(delivery);
     if (tell) this.#onFreed();
     return true;
-  }
-
-  #count(phase: Phase, by: number): void {
-    if (phase === 'handler') this.#inHandler += by;
-    else if (phase === 'failed') this.#failed += by;
   }
 }

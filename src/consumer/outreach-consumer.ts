@@ -4,19 +4,19 @@ import { EventEmitter } from 'eventemitter3';
 import { sleep } from '../ack/retry-policy.js';
 import type { AckContext } from '../ack/strategy.js';
 import { ConnectionSupervisor } from '../connection/supervisor.js';
-import type { Arrival, InboundLink, WireOutcome } from '../connection/transport.js';
+import type { Arrival, InboundLink } from '../connection/transport.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
 import { CreditGate } from './credit-gate.js';
-import type { OutreachDelivery, SettleRecord } from '../delivery/delivery.js';
+import type { OutreachDelivery } from '../delivery/delivery.js';
 import { DeliveryIterator } from './delivery-iterator.js';
 import { asSettleError, Dispatcher, type OutreachHandler } from './dispatcher.js';
 import type { ConnectionInfo, DisconnectInfo, ErrorSource, OutreachConsumerEvents } from './events.js';
 import { InFlightTable } from './in-flight.js';
-import { silentLogger } from './logger.js';
 import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
 import { OutageControl } from './outage-control.js';
-import { Settler, type SettledDelivery, type SettlerHost } from './settler.js';
+import { SettlePolicy } from './settle-policy.js';
+import { Settler } from './settler.js';
 import { TelemetryHooks } from '../telemetry/instrumentation.js';
 import { enableTelemetry } from '../telemetry/load.js';
 import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIMEOUT_MS, resolveSettings, type ConsumerSettings } from './settings.js';
@@ -77,6 +77,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   /** `undefined` when outage handling is off. */
   readonly #outage: OutageControl | undefined;
   readonly #ackContext: AckContext<A>;
+  /** Decides and accounts the settlements of every link's settler. */
+  readonly #settlePolicy: SettlePolicy;
   /** Fires when close() stops waiting for work (its deadline or signal), or the consumer fails. */
   readonly #stopWaiting = new AbortController();
   /** Ends retry waits: replaced after each outage hand-back; aborted for good when closing. */
@@ -161,6 +163,14 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
             recovered: (info) => this.#fire('recovered', info),
             flowChanged: () => this.#flowChanged(),
           });
+    this.#settlePolicy = new SettlePolicy({
+      table: this.#table,
+      logger: settings.logger,
+      outage: this.#outage,
+      telemetry: this.#telemetry,
+      reportError: (error, source) => this.#reportError(error, source),
+      settled: (delivery, outcome) => this.#fire('settled', delivery, outcome),
+    });
     this.#dispatcher = new Dispatcher<A>({
       settings,
       table: this.#table,
@@ -394,7 +404,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   #onOpen(link: InboundLink, info: ConnectionInfo, afterLoss: boolean): void {
     this.#state = 'open';
-    this.#settler = new Settler(link, this.#settlerHost);
+    this.#settler = new Settler(link, this.#settlePolicy);
     this.#fire('connected', info);
     // After a loss, probes of the lost link went with it (a link reopened for a probe is not a loss).
     if (afterLoss) this.#outage?.reconnected();
@@ -490,49 +500,6 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     };
     if (this.#settler === undefined) handBack();
     else this.#settler.batch(handBack);
-  }
-
-  readonly #settlerHost: SettlerHost = {
-    decide: (record) => this.#decide(record),
-    settled: (batch) => this.#onSettled(batch),
-  };
-
-  /** The final outcome of a settle request: a retry during an outage is a hand-back (the sink is down, not the message). */
-  #decide({ delivery, requested, cause }: SettleRecord): WireOutcome {
-    if (requested === 'accepted') this.#outage?.accepting();
-    return requested === 'retried' && this.#noteFailure(delivery, cause, false) ? 'released' : requested;
-  }
-
-  /** A batch was written (or found lost): counts, log, events, then the table and credit, once. */
-  #onSettled(batch: readonly SettledDelivery[]): void {
-    const logger = this.#settings.logger;
-    for (const { delivery, outcome, sent } of batch) {
-      if (!sent) {
-        this.#reportError(
-          new OutreachError(
-            'DELIVERY_LOST',
-            `delivery ${String(delivery.messageId)} could not be ${outcome}: its connection was lost; the broker will deliver it again`,
-            { retryable: true },
-          ),
-          'settle',
-        );
-      } else {
-        this.#table.count(outcome);
-        const warn = outcome === 'retried' || outcome === 'rejected';
-        // One line per message: its fields built only for a logger of yours.
-        if (warn || logger !== silentLogger) {
-          const fields = { messageId: delivery.messageId, deliveryCount: delivery.deliveryCount, outcome };
-          if (warn) logger.warn(fields, 'delivery not accepted');
-          else logger.debug(fields, 'settled');
-        }
-      }
-      const final = sent ? outcome : 'lost';
-      this.#fire('settled', delivery, final);
-      this.#telemetry.settled(delivery, final); // telemetry hook
-      this.#outage?.settled(delivery, final);
-    }
-    // A delivery settled before user code is done with it (at-most-once) keeps its slot until then.
-    this.#table.settled(batch.map((s) => s.delivery));
   }
 
   /** A strategy's commit holds these deliveries until `until` settles (AckContext.working). */
