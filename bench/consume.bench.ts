@@ -25,6 +25,10 @@ import type * as Api from '../src/index.js';
 const built = '../dist/index.js';
 const { OutreachConsumer } = (await import(built)) as typeof Api;
 type OutreachConsumer = InstanceType<typeof OutreachConsumer>;
+// BENCH_COMPARE_DIST=/path/to/other/checkout/dist/index.js adds that build's event API as a runner
+// of the same rounds (before/after a change, on the same broker and machine load).
+const compareDist = process.env.BENCH_COMPARE_DIST;
+const Compared = compareDist === undefined ? undefined : ((await import(compareDist)) as typeof Api).OutreachConsumer;
 import { sendBodies } from '../examples/seed-dev-queue.js';
 import { brokerOptions, groupCpuMs, record, spread, timedDrain } from './support.js';
 
@@ -97,6 +101,9 @@ function consumerFor(broker: BrokerHandle, queue: string, prefetchSize = prefetc
 }
 
 const eventApi: Runner = (broker, queue) => timedDrain(consumerFor(broker, queue), messages);
+
+const comparedEventApi = (Other: typeof OutreachConsumer): Runner => (broker, queue) =>
+  timedDrain(new Other({ ...brokerOptions(broker, queue), prefetch, telemetry: false }), messages);
 
 const iterator: Runner = async (broker, queue) => {
   const consumer = consumerFor(broker, queue);
@@ -235,7 +242,9 @@ try {
     ['rhea parse + async accept', bareRhea(true, true)],
     ['ours, event API', eventApi],
     ['ours, iterator', iterator],
+    ...(Compared === undefined ? [] : [['compared build, event API', comparedEventApi(Compared)] as [string, Runner]]),
   ];
+  const vsCompared: number[] = [];
   const ratios = { eventVsA: [] as number[], eventVsB: [] as number[], eventVsC: [] as number[], iterVsA: [] as number[], iterVsB: [] as number[] };
   for (let round = -warmupRounds; round < rounds; round++) {
     const figures = new Map<string, Figure>();
@@ -265,6 +274,7 @@ try {
     ratios.eventVsC.push(ms('rhea parse + async accept') / ms('ours, event API'));
     ratios.iterVsA.push(ms('rhea accept-only') / ms('ours, iterator'));
     ratios.iterVsB.push(ms('rhea async accept') / ms('ours, iterator'));
+    if (Compared !== undefined) vsCompared.push(ms('compared build, event API') / ms('ours, event API'));
     console.log(`round ${round + 1}:\n  ${line.replaceAll(' | ', '\n  ')}`);
   }
   const size = Math.round(bodies.reduce((n, s) => n + s.length, 0) / bodies.length);
@@ -279,47 +289,54 @@ try {
   record('consume', 'ratio event API / rhea parse + async accept', spread(ratios.eventVsC));
   record('consume', 'ratio iterator / rhea accept-only', spread(ratios.iterVsA));
   record('consume', 'ratio iterator / rhea async accept', spread(ratios.iterVsB));
-
-  // Ours and the bare receiver (JSON.parse, accept on arrival) alternately, twice each: the same
-  // broker, rate and bodies, so the baseline shows what the machine adds.
-  const lat: Record<'ours' | 'rhea', Latency[]> = { ours: [], rhea: [] };
-  for (const runner of ['rhea', 'ours', 'ours', 'rhea'] as const) lat[runner].push(await latency(broker, runner));
-  for (const runner of ['ours', 'rhea'] as const) {
-    const ls = lat[runner];
-    const name = runner === 'ours' ? 'ours, event API' : 'rhea parse + accept';
-    for (const l of ls) record('consume', 'latency', { runner: name, rate, seconds: latencySeconds, warmupSeconds: latencyWarmupSeconds, ...l, goalP99Ms: 10 });
-    console.log(
-      `publish to ${runner === 'ours' ? 'handler' : 'message event'} at ${rate} msg/s, ${latencySeconds} s after ${latencyWarmupSeconds} s of warm-up, ${name}: ` +
-        ls.map((l) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms`).join(' | ') +
-        (runner === 'ours' ? '   (goal: p99 < 10 ms)' : ''),
-    );
+  if (Compared !== undefined) {
+    console.log(`  event API vs the compared build's (${compareDist}): ${stats(vsCompared)}`);
+    record('consume', 'ratio event API / compared build', { ...spread(vsCompared), compared: compareDist });
   }
+  // BENCH_THROUGHPUT_ONLY=1: the rounds above only (no latency, no memory).
+  if (process.env.BENCH_THROUGHPUT_ONLY !== '1') {
 
-  // Memory with everything held that may be: by prefetch, not by the backlog behind it. The
-  // backlog lives on a persistent broker of its own (KahaDB): a non-persistent one past the
-  // broker's memory limit blocks its producer.
-  const backlogs = (process.env.BENCH_BACKLOGS ?? '10000,100000').split(',').map(Number);
-  const store = await startBroker({ quiet: true });
-  try {
-    for (const [i, backlog] of backlogs.entries()) {
-      for (let sent = 0; sent < backlog; sent += bodies.length) {
-        await sendBodies(store, `bench.mem.${i}`, bodies.slice(0, Math.min(bodies.length, backlog - sent)), { durable: true });
-      }
-    }
-    await new Promise((r) => setTimeout(r, 2000)); // let the producer's connection and buffers go
-    for (const [i, backlog] of backlogs.entries()) {
-      const held = await heldHeap(store, `bench.mem.${i}`, 1000);
-      const rss = process.memoryUsage().rss;
-      record('consume', 'memory held', { backlog, prefetch: 1000, heapMB: held / 1e6, rssMB: rss / 1e6 });
+    // Ours and the bare receiver (JSON.parse, accept on arrival) alternately, twice each: the same
+    // broker, rate and bodies, so the baseline shows what the machine adds.
+    const lat: Record<'ours' | 'rhea', Latency[]> = { ours: [], rhea: [] };
+    for (const runner of ['rhea', 'ours', 'ours', 'rhea'] as const) lat[runner].push(await latency(broker, runner));
+    for (const runner of ['ours', 'rhea'] as const) {
+      const ls = lat[runner];
+      const name = runner === 'ours' ? 'ours, event API' : 'rhea parse + accept';
+      for (const l of ls) record('consume', 'latency', { runner: name, rate, seconds: latencySeconds, warmupSeconds: latencyWarmupSeconds, ...l, goalP99Ms: 10 });
       console.log(
-        `heap held with a stuck handler over a ${backlog}-message backlog at prefetch 1000: ${(held / 1e6).toFixed(1)} MB ` +
-          `(~${(held / 1000 / 1e3).toFixed(1)} KB per held message; rss ${(rss / 1e6).toFixed(0)} MB)`,
+        `publish to ${runner === 'ours' ? 'handler' : 'message event'} at ${rate} msg/s, ${latencySeconds} s after ${latencyWarmupSeconds} s of warm-up, ${name}: ` +
+          ls.map((l) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms`).join(' | ') +
+          (runner === 'ours' ? '   (goal: p99 < 10 ms)' : ''),
       );
     }
-  } finally {
-    await store.stop();
+
+    // Memory with everything held that may be: by prefetch, not by the backlog behind it. The
+    // backlog lives on a persistent broker of its own (KahaDB): a non-persistent one past the
+    // broker's memory limit blocks its producer.
+    const backlogs = (process.env.BENCH_BACKLOGS ?? '10000,100000').split(',').map(Number);
+    const store = await startBroker({ quiet: true });
+    try {
+      for (const [i, backlog] of backlogs.entries()) {
+        for (let sent = 0; sent < backlog; sent += bodies.length) {
+          await sendBodies(store, `bench.mem.${i}`, bodies.slice(0, Math.min(bodies.length, backlog - sent)), { durable: true });
+        }
+      }
+      await new Promise((r) => setTimeout(r, 2000)); // let the producer's connection and buffers go
+      for (const [i, backlog] of backlogs.entries()) {
+        const held = await heldHeap(store, `bench.mem.${i}`, 1000);
+        const rss = process.memoryUsage().rss;
+        record('consume', 'memory held', { backlog, prefetch: 1000, heapMB: held / 1e6, rssMB: rss / 1e6 });
+        console.log(
+          `heap held with a stuck handler over a ${backlog}-message backlog at prefetch 1000: ${(held / 1e6).toFixed(1)} MB ` +
+            `(~${(held / 1000 / 1e3).toFixed(1)} KB per held message; rss ${(rss / 1e6).toFixed(0)} MB)`,
+        );
+      }
+    } finally {
+      await store.stop();
+    }
+    console.log('memory is bounded by prefetch, not by the backlog: the same at each backlog size');
   }
-  console.log('memory is bounded by prefetch, not by the backlog: the same at each backlog size');
 } finally {
   await broker.stop();
 }
