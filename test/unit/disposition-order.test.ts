@@ -41,9 +41,9 @@ describe('dispositions leave in the order decided (dev queue settledOrder)', () 
         [0, 'release'],
         [4, 'accept'],
         [3, 'reject'],
-        [6, 'retry'],
-        [5, 'accept'], // adjacent to the retried 6 and the rejected 4
-        [7, 'release'],
+        [5, 'retry'],
+        [6, 'reject'], // adjacent to the retried 5, in the same turn: rhea would give it 5's outcome
+        [7, 'accept'],
       ];
       for (const [i, how] of steps) settle(held[i]!, how);
       await until(() => appliedOrder(q, 'o', held).length === 8, 'all eight applied');
