@@ -36,14 +36,14 @@ describe('dispositions leave in the order decided (dev queue settledOrder)', () 
     try {
       const { held, close } = await holdEight(q, 'o');
       const steps: Step[] = [
-        [1, 'accept'],
-        [2, 'accept'], // adjacent to 1, same outcome: may share its frame
-        [0, 'release'],
-        [4, 'accept'],
-        [3, 'reject'],
-        [5, 'retry'],
-        [6, 'reject'], // adjacent to the retried 5, in the same turn: rhea would give it 5's outcome
-        [7, 'accept'],
+        [0, 'retry'],
+        [1, 'reject'], // adjacent to the retried 0, same turn: rhea alone would give it 0's outcome
+        [3, 'accept'],
+        [4, 'accept'], // adjacent to 3, same outcome: may share its frame
+        [2, 'release'], // after two acceptances that wait to be written
+        [6, 'accept'],
+        [5, 'reject'],
+        [7, 'release'],
       ];
       for (const [i, how] of steps) settle(held[i]!, how);
       await until(() => appliedOrder(q, 'o', held).length === 8, 'all eight applied');
@@ -87,8 +87,8 @@ describe('dispositions leave in the order decided (dev queue settledOrder)', () 
       ]);
       await new Promise((resolve) => setImmediate(resolve));
       run([
-        [7, 'accept'],
-        [6, 'reject'],
+        [6, 'release'],
+        [7, 'reject'],
       ]);
       await until(() => appliedOrder(q, 't', held).length === 8, 'all eight applied');
       expect(appliedOrder(q, 't', held)).toEqual(decided.map(([i, how]) => [i, onTheQueue[how]]));
