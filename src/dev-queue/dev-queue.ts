@@ -90,7 +90,7 @@ export async function startDevQueue(options: DevQueueOptions = {}): Promise<DevQ
     },
     browse: (queue) => (find(queue)?.ready ?? []).map((m) => ({ body: m.body, messageId: m.messageId, deliveryCount: m.deliveryCount })),
     deadLetters: (queue) => [...(find(queue)?.deadLetters ?? [])],
-    deliveries: (queue, messageId) => (find(queue)?.history.get(messageId) ?? []).map((r) => ({ deliveryCount: r.deliveryCount, settlement: r.settlement })),
+    deliveries: (queue, messageId) => (find(queue)?.history.get(messageId) ?? []).map((r) => ({ deliveryCount: r.deliveryCount, settlement: r.settlement, settledOrder: r.settledOrder })),
     get connections() {
       return amqp.connections;
     },

@@ -34,6 +34,8 @@ export type DevQueueSettlement =
 export interface DeliveryRecord {
   readonly deliveryCount: number;
   settlement: DevQueueSettlement | undefined;
+  /** Its place among the ends of every delivery of its queue, from 1, in the order they were applied. */
+  settledOrder: number | undefined;
 }
 
 /** @internal A consumer link's hold on messages (the store's side of an AMQP sender). */
@@ -86,6 +88,8 @@ export class QueueState {
   enqueued = 0;
   dequeued = 0;
   #next = 0;
+  /** Deliveries ended so far (settled, or returned by a detach or a lost connection). */
+  #ended = 0;
 
   constructor(name: string) {
     this.name = name;
@@ -141,7 +145,7 @@ export class QueueState {
   /** A message was sent to a link: remember it until settled. */
   sent(link: LinkHold, key: unknown, message: StoredMessage): void {
     if (link.browse) return;
-    const record: DeliveryRecord = { deliveryCount: message.deliveryCount, settlement: undefined };
+    const record: DeliveryRecord = { deliveryCount: message.deliveryCount, settlement: undefined, settledOrder: undefined };
     const list = this.history.get(message.messageId);
     if (list === undefined) this.history.set(message.messageId, [record]);
     else list.push(record);
@@ -160,6 +164,7 @@ export class QueueState {
     if (entry === undefined) return;
     link.unsettled.delete(key);
     const { message, record } = entry;
+    record.settledOrder = ++this.#ended;
     switch (outcome.kind) {
       case 'accepted':
         record.settlement = 'accepted';
@@ -213,6 +218,7 @@ export class QueueState {
     if (i >= 0) this.links.splice(i, 1);
     if (link.browse) return;
     for (const { message, record } of link.unsettled.values()) {
+      record.settledOrder = ++this.#ended;
       update(message, record);
       this.requeue(message);
     }

@@ -120,6 +120,15 @@ export interface DevQueueDelivery {
   readonly deliveryCount: number;
   /** How it ended; `undefined` while unsettled. */
   readonly settlement: DevQueueSettlement | undefined;
+  /**
+   * When it ended, relative to the other deliveries of the same queue: its place, from 1, in the
+   * order the dev queue applied the ends of that queue's deliveries (settlements as their
+   * disposition frames arrived, and returns on a link detach or a lost connection); `undefined`
+   * while unsettled. Sort a queue's deliveries by it to see the order the consumer's dispositions
+   * reached the queue in. Acceptances of adjacent ids that share one disposition frame
+   * (`first`..`last`) are applied, and numbered, in ascending id order.
+   */
+  readonly settledOrder: number | undefined;
 }
 
 /** A copy of a message on a queue, as {@link DevQueue.browse} returns it. */
@@ -203,7 +212,10 @@ export interface DevQueue {
   browse(queue: string): DevQueueBrowsed[];
   /** The queue's dead-letter store: rejected persistent messages, oldest first. */
   deadLetters(queue: string): DevQueueDeadLetter[];
-  /** Every delivery of one message so far, oldest first: the count the consumer saw and how each ended. */
+  /**
+   * Every delivery of one message so far, oldest first: the count the consumer saw, how each
+   * ended, and when relative to the queue's other deliveries ({@link DevQueueDelivery.settledOrder}).
+   */
   deliveries(queue: string, messageId: string | number): DevQueueDelivery[];
   /** Client connections open now (logged in). */
   readonly connections: number;

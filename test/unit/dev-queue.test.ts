@@ -124,9 +124,9 @@ describe('what a consumer sees', () => {
     });
     await waitFor(() => q.depth('a') === 0, 'the message accepted');
     expect(q.deliveries('a', 'flaky')).toEqual([
-      { deliveryCount: 0, settlement: 'modified' },
-      { deliveryCount: 1, settlement: 'modified' },
-      { deliveryCount: 2, settlement: 'accepted' },
+      { deliveryCount: 0, settlement: 'modified', settledOrder: 1 },
+      { deliveryCount: 1, settlement: 'modified', settledOrder: 2 },
+      { deliveryCount: 2, settlement: 'accepted', settledOrder: 3 },
     ]);
     expect(q.stats('a')).toMatchObject({ enqueued: 1, dequeued: 1, depth: 0, deadLettered: 0 });
   });
