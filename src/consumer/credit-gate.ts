@@ -78,6 +78,11 @@ export class CreditGate {
     return this.#mode === 'paused' || this.#mode === 'closed' || (this.#mode === 'outage' && this.#probes === 0);
   }
 
+  /** Probe messages the current outage round may still let through. */
+  get probesLeft(): number {
+    return this.#probes;
+  }
+
   /** Credit granted on the current link and not yet used. */
   get credit(): number {
     return this.#link?.outstandingCredit ?? 0;

@@ -24,6 +24,12 @@ export interface OutageHost {
 }
 
 /**
+ * @internal How long a probe round whose messages have all failed waits for the rest of its
+ * messages before it counts as failed (the queue may hold no more).
+ */
+export const PROBE_ROUND_QUIET_MS = 1_000;
+
+/**
  * @internal Acts on the outage detector's verdicts: when an outage begins, stops the flow (credit
  * gate) and hands back what waits; schedules probes on a capped backoff and lets their messages
  * through; ends the outage on the first accepted delivery.
@@ -34,6 +40,8 @@ export class OutageControl {
   /** Probes of the current round not yet settled. */
   readonly #probes = new Set<OutreachDelivery<unknown>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Every probe of the round failed but it may let more through: ends the round if none comes. */
+  #quiet: ReturnType<typeof setTimeout> | undefined;
   #nextProbeAt: Date | undefined;
 
   constructor(settings: OutageSettings, host: OutageHost) {
@@ -74,6 +82,7 @@ export class OutageControl {
 
   /** A delivery the gate let through as a probe. */
   probeAdmitted(delivery: OutreachDelivery<unknown>): void {
+    this.#clearQuiet();
     this.#probes.add(delivery);
   }
 
@@ -86,9 +95,23 @@ export class OutageControl {
     this.#recover();
   }
 
-  /** A delivery was settled (or found lost): a failed probe round schedules the next. */
+  /**
+   * A delivery was settled (or found lost): a failed probe round schedules the next. A round has
+   * failed once every message it let through has failed and it may let no more through: a message
+   * that fails on its own at the head of the queue (handed back, it comes first again) cannot end
+   * a round before the round's other messages had their chance.
+   */
   settled(delivery: OutreachDelivery<unknown>, outcome: SettleOutcome): void {
-    if (outcome !== 'accepted' && this.#probes.delete(delivery) && this.#probes.size === 0) this.#probeRoundFailed();
+    if (outcome === 'accepted' || !this.#probes.delete(delivery)) return;
+    if (this.#probes.size > 0) return;
+    if (this.#host.gate.probesLeft === 0) return this.#probeRoundFailed();
+    // The queue may hold nothing more to probe with: the round fails after a quiet period.
+    this.#clearQuiet();
+    this.#quiet = setTimeout(() => {
+      this.#quiet = undefined;
+      if (this.#probes.size === 0) this.#probeRoundFailed();
+    }, PROBE_ROUND_QUIET_MS);
+    this.#quiet.unref?.();
   }
 
   /** A new link opened: probes of the lost one went with it; probe again on this one. */
@@ -149,7 +172,13 @@ export class OutageControl {
     this.#host.flowChanged();
   }
 
+  #clearQuiet(): void {
+    clearTimeout(this.#quiet);
+    this.#quiet = undefined;
+  }
+
   #clearTimer(): void {
+    this.#clearQuiet();
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#nextProbeAt = undefined;

@@ -219,11 +219,11 @@ describe('outages of the sink', () => {
     });
   });
 
-  // FAILS today (it.fails): a probe round ends as soon as its first message fails, before the
-  // round's other messages reach the handler, so the poison at the head is the whole of every
-  // probe and the outage never ends (seen on the dev queue: failedProbes 1, 2, 3... each probe one
-  // call of the poison). Remove .fails once src/consumer/outage-control.ts waits for the round.
-  it.fails('probing: a message failing on its own at the head of the queue cannot keep the outage going once the sink is back: each failed probe lets one more message through; the first accepted ends it', async () => {
+  // Failed before the fix in outage-control.ts: a probe round ended as soon as its first message
+  // failed, before the round's other messages reached the handler, so the poison at the head was
+  // the whole of every probe and the outage never ended (failedProbes 1, 2, 3..., each probe one
+  // call of the poison).
+  it('probing: a message failing on its own at the head of the queue cannot keep the outage going once the sink is back: each failed probe lets one more message through; the first accepted ends it', async () => {
     const [p, ...rest] = messages(6, 77);
     await withQueue('p', [{ body: JSON.stringify(p), messageId: 'poison' }, ...rest], async (q) => {
       const consumer = devConsumer(q, 'p', {
@@ -248,6 +248,26 @@ describe('outages of the sink', () => {
       expect(recovered[0]).toMatchObject({ failedProbes: 1 }); // probe 1: the poison alone; probe 2: the poison and one more
       await until(() => q.depth('p') === 1, 'all but the poison accepted');
       await consumer.close();
+    });
+  });
+
+  it('probing: a round whose messages all failed and that gets no more (the queue holds none for it) fails after a quiet period, and the next probe follows', async () => {
+    await withQueue('quiet', messages(1, 79), async (q) => {
+      const consumer = devConsumer(q, 'quiet', {
+        strategy: atLeastOnce({ retryDelayMs: 0, maxAttempts: 1000 }),
+        outage: { isOutage: sinkDown, probeDelayMs: 5, maxProbeDelayMs: 20 },
+      });
+      let calls = 0;
+      await consumer.start(() => {
+        // 1: the outage begins; 2: probe round 1 (one message); 3: round 2, which may take two, but
+        // the queue holds its only message back from now on.
+        if (++calls === 3) q.faults.delayDeliveries(600_000);
+        throw new Error('sink down');
+      });
+      await until(() => consumer.health().outage?.failedProbes === 2, 'round 2 failed without its second message', 5_000);
+      expect(calls).toBe(3);
+      q.faults.delayDeliveries(0);
+      await consumer.close({ deadlineMs: 100 });
     });
   });
 
