@@ -39,7 +39,7 @@ export type { OutageOptions, OutageInfo, RecoveryInfo } from './consumer/outage.
 export { OutreachDelivery } from './consumer/delivery.js';
 export type { DeliveryMetadata, SettleOutcome } from './consumer/delivery.js';
 export type { OutreachConsumerEvents, ErrorSource, ConnectionInfo, DisconnectInfo, ReconnectInfo } from './consumer/events.js';
-export type { OutreachLogger } from './consumer/logger.js';
+export type { OutreachLogger } from './logger.js';
 export type { TelemetryOptions } from './telemetry/options.js';
 export type { ReconnectOptions } from './connection/backoff.js';
 export { DuplicateFilter } from './consumer/duplicate-filter.js';

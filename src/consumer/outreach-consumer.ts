@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import '../async-dispose.js'; // for its types only: [Symbol.asyncDispose] without lib esnext or @types/node
 import { EventEmitter } from 'eventemitter3';
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
-import { sleep } from '../ack/retry-policy.js';
+import { sleep } from '../timers.js';
 import type { AckContext } from '../ack/strategy.js';
 import type { AmqpLink } from '../connection/amqp-link.js';
 import { ConnectionSupervisor } from '../connection/supervisor.js';
@@ -14,7 +14,7 @@ import { DeliveryIterator } from './delivery-iterator.js';
 import { asSettleError, Dispatcher, type OutreachHandler } from './dispatcher.js';
 import type { ConnectionInfo, DisconnectInfo, ErrorSource, OutreachConsumerEvents } from './events.js';
 import { InFlightTable } from './in-flight.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../logger.js';
 import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
 import { OutageControl } from './outage-control.js';
 import { TelemetryHooks } from '../telemetry/instrumentation.js';
