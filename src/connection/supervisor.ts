@@ -1,7 +1,7 @@
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import { sleep } from '../timers.js';
 import { OutreachError } from '../errors/outreach-error.js';
-import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from '../consumer/events.js';
+import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from './events.js';
 import type { OutreachLogger } from '../logger.js';
 import { AmqpLink, type LinkSettings } from './amqp-link.js';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
