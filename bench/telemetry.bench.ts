@@ -28,7 +28,7 @@ import { makeOutreachMessages } from '../src/testing/index.js';
 import type { OutreachDelivery } from '../src/delivery/delivery.js';
 import { TelemetryHooks } from '../src/telemetry/instrumentation.js';
 import { loadInstrumentation } from '../src/telemetry/load.js';
-import { silentLogger } from '../src/consumer/logger.js';
+import { silentLogger } from '../src/logger.js';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { sendBodies } from '../examples/seed-dev-queue.js';
 import { brokerOptions, record, spread, timedDrain } from './support.js';

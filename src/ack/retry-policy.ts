@@ -1,4 +1,5 @@
 import { OutreachError } from '../errors/outreach-error.js';
+import { MAX_TIMER_MS } from '../timers.js';
 import type { OutreachDelivery } from '../delivery/delivery.js';
 import type { AckContext } from './strategy.js';
 
@@ -42,28 +43,11 @@ export function defaultRetryDelayMs(attempt: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, attempt - 1));
 }
 
-/** @internal The longest delay `setTimeout` honours (longer ones fire at once). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** @internal */
 export interface RetrySettings<A = unknown> {
   readonly maxAttempts: number;
   readonly retryDelayMs: (attempt: number) => number;
   readonly onDeadLetter: RetryOptions<A>['onDeadLetter'] | undefined;
-}
-
-/** @internal Resolves after `ms`, or at once when `signal` fires. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** @internal Validated settings of {@link RetryOptions}. */

@@ -1,7 +1,8 @@
 import { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachDelivery } from '../delivery/delivery.js';
 import type { Outreach } from '../message/outreach.js';
-import { MAX_TIMER_MS, retryOrDeadLetter, retrySettings, type RetryOptions } from './retry-policy.js';
+import { MAX_TIMER_MS } from '../timers.js';
+import { retryOrDeadLetter, retrySettings, type RetryOptions } from './retry-policy.js';
 import type { AckContext, AckStrategy } from './strategy.js';
 
 /** Options of {@link atLeastOnce}. */

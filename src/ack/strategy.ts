@@ -1,6 +1,6 @@
 import type { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachDelivery } from '../delivery/delivery.js';
-import type { OutreachLogger } from '../consumer/logger.js';
+import type { OutreachLogger } from '../logger.js';
 
 /** What the consumer gives a strategy besides the delivery. */
 export interface AckContext<A = unknown> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import rhea from 'rhea';
-import { inProcessConnectOption } from './in-process.js';
+import { connectorFor } from './connectors.js';
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Receiver } from 'rhea';
 import { OutreachError, type OutreachErrorCode } from '../errors/outreach-error.js';
 import type { BrokerEndpoint } from './endpoints.js';
@@ -157,7 +157,7 @@ export class AmqpLink implements InboundLink {
         container_id: this.containerId,
         reconnect: false,
         idle_time_out: settings.idleTimeoutMs,
-        ...inProcessConnectOption(this.endpoint), // the testing kit's dev queue in this process: no socket
+        ...connectorFor(this.endpoint), // the testing kit's dev queue in this process: no socket
         ...(this.endpoint.tls
           ? {
               transport: 'tls' as const,

@@ -1,7 +1,7 @@
-import { sleep } from '../ack/retry-policy.js';
+import { sleep } from '../timers.js';
 import { OutreachError } from '../errors/outreach-error.js';
-import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from '../consumer/events.js';
-import type { OutreachLogger } from '../consumer/logger.js';
+import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from './events.js';
+import type { OutreachLogger } from '../logger.js';
 import { AmqpLink, type LinkSettings } from './amqp-link.js';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
 import type { BrokerEndpoint } from './endpoints.js';

@@ -1,3 +1,4 @@
+import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from '../connection/events.js';
 import type { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 import type { CloseReport, InvalidMessage } from './options.js';
@@ -12,30 +13,6 @@ import type { OutageInfo, RecoveryInfo } from './outage.js';
  * - `settle`: a delivery could not be settled (its connection was lost, or it was settled twice).
  */
 export type ErrorSource = 'connection' | 'decode' | 'handler' | 'settle';
-
-/** Facts about a connection, safe to log. */
-export interface ConnectionInfo {
-  /** `amqps://host:port`; never credentials. */
-  readonly endpoint: string;
-  /** The AMQP container id of this connection attempt (unique per attempt). */
-  readonly containerId: string;
-}
-
-/** What the `disconnected` event carries. */
-export interface DisconnectInfo extends ConnectionInfo {
-  /** Why the link was lost; `undefined` for a close this client asked for. */
-  readonly error: OutreachError | undefined;
-}
-
-/** What the `reconnecting` event carries. */
-export interface ReconnectInfo {
-  /** The endpoint about to be tried (`amqps://host:port`). */
-  readonly endpoint: string;
-  /** 1 for the first attempt after a loss or failure, then 2, 3… (reset when a link opens). */
-  readonly attempt: number;
-  /** The back-off before this attempt. */
-  readonly delayMs: number;
-}
 
 /** The events of an {@link OutreachConsumer}, each with its arguments. */
 export interface OutreachConsumerEvents {

@@ -4,7 +4,7 @@ import type { ReconnectOptions } from '../connection/backoff.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 import type { Outreach } from '../message/outreach.js';
 import type { DeliveryMetadata } from '../delivery/delivery.js';
-import type { OutreachLogger } from './logger.js';
+import type { OutreachLogger } from '../logger.js';
 import type { OutageOptions } from './outage.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
 

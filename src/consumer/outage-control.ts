@@ -1,7 +1,7 @@
 import type { CreditGate } from './credit-gate.js';
 import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 import type { InFlightTable } from './in-flight.js';
-import type { OutreachLogger } from './logger.js';
+import type { OutreachLogger } from '../logger.js';
 import type { OutageHealth } from './options.js';
 import { OutageDetector, type OutageInfo, type OutageSettings, type RecoveryInfo } from './outage.js';
 

@@ -1,8 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import '../async-dispose.js'; // for its types only: [Symbol.asyncDispose] without lib esnext or @types/node
 import { EventEmitter } from 'eventemitter3';
-import { sleep } from '../ack/retry-policy.js';
+import { sleep } from '../timers.js';
 import type { AckContext } from '../ack/strategy.js';
+import type { ConnectionInfo, DisconnectInfo } from '../connection/events.js';
 import { ConnectionSupervisor } from '../connection/supervisor.js';
 import type { Arrival, InboundLink } from '../connection/transport.js';
 import { OutreachError } from '../errors/outreach-error.js';
@@ -11,7 +12,7 @@ import { CreditGate } from './credit-gate.js';
 import type { OutreachDelivery } from '../delivery/delivery.js';
 import { DeliveryIterator } from './delivery-iterator.js';
 import { asSettleError, Dispatcher, type OutreachHandler } from './dispatcher.js';
-import type { ConnectionInfo, DisconnectInfo, ErrorSource, OutreachConsumerEvents } from './events.js';
+import type { ErrorSource, OutreachConsumerEvents } from './events.js';
 import { InFlightTable } from './in-flight.js';
 import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
 import { OutageControl } from './outage-control.js';

@@ -1,5 +1,5 @@
 import { atLeastOnce } from '../ack/strategies.js';
-import { MAX_TIMER_MS } from '../ack/retry-policy.js';
+import { MAX_TIMER_MS } from '../timers.js';
 import type { AckStrategy } from '../ack/strategy.js';
 import type { LinkSettings } from '../connection/amqp-link.js';
 import type { ReconnectOptions } from '../connection/backoff.js';
@@ -7,7 +7,7 @@ import { parseEndpoints, type BrokerEndpoint } from '../connection/endpoints.js'
 import { OutreachError } from '../errors/outreach-error.js';
 import { checkMaxBytes, DEFAULT_MAX_BODY_BYTES, type DecodeOptions } from '../message/decode.js';
 import { resolveTelemetry, type TelemetrySettings } from '../telemetry/options.js';
-import { resolveLogger, type OutreachLogger } from './logger.js';
+import { resolveLogger, type OutreachLogger } from '../logger.js';
 import type { InvalidMessage, InvalidMessagePolicy, OutreachConsumerOptions } from './options.js';
 import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DELAY_MS, type OutageSettings } from './outage.js';
 

@@ -4,7 +4,7 @@ import { OutreachError } from '../errors/outreach-error.js';
 import type { Instrumentation } from '../telemetry/instrumentation.js';
 import type { ErrorSource } from './events.js';
 import type { InFlightTable } from './in-flight.js';
-import { silentLogger, type OutreachLogger } from './logger.js';
+import { silentLogger, type OutreachLogger } from '../logger.js';
 import type { OutageControl } from './outage-control.js';
 import type { SettledDelivery, SettlerHost } from './settler.js';
 

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { OutreachLogger } from '../consumer/logger.js';
+import type { OutreachLogger } from '../logger.js';
 import { errorType } from './error-type.js';
 import type { Instrumentation, TelemetryHooks } from './instrumentation.js';
 import type { TelemetrySettings } from './options.js';

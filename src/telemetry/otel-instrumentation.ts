@@ -1,6 +1,6 @@
 import type * as OtelApi from '@opentelemetry/api';
 import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
-import type { OutreachLogger } from '../consumer/logger.js';
+import type { OutreachLogger } from '../logger.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 import { errorType } from './error-type.js';
 import type { Instrumentation } from './instrumentation.js';

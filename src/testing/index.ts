@@ -16,7 +16,7 @@ export { makeOutreachMessage, makeOutreachMessages } from './factory.js';
 export type { MakeOutreachOptions } from './factory.js';
 
 // The development queue
-export { startDevQueue } from '../dev-queue/dev-queue.js';
+export { startDevQueue } from './dev-queue/dev-queue.js';
 export type {
   DevQueue,
   DevQueueOptions,
@@ -28,8 +28,8 @@ export type {
   DevQueueDelivery,
   DevQueueBrowsed,
   DevQueueTls,
-} from '../dev-queue/types.js';
-export type { DevQueueDeadLetter, DevQueueRejection, DevQueueSettlement } from '../dev-queue/queue-state.js';
+} from './dev-queue/types.js';
+export type { DevQueueDeadLetter, DevQueueRejection, DevQueueSettlement } from './dev-queue/queue-state.js';
 
 // Invalid shapes a consumer must handle
 export { makeInvalidOutreach, invalidOutreachCases } from './invalid.js';

@@ -1,4 +1,4 @@
-import type { DevQueueMessage } from '../dev-queue/types.js';
+import type { DevQueueMessage } from './dev-queue/types.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../message/decode.js';
 import type { DecodeErrorKind } from '../message/decode-error.js';
 import { makeOutreachMessage } from './factory.js';

@@ -6,9 +6,9 @@ import { OutreachConsumer } from '../consumer/outreach-consumer.js';
 import type { ErrorSource } from '../consumer/events.js';
 import type { OutreachError, OutreachErrorCode } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
-import { startDevQueue } from '../dev-queue/dev-queue.js';
-import type { DevQueueInput } from '../dev-queue/types.js';
-import type { DevQueueSettlement } from '../dev-queue/queue-state.js';
+import { startDevQueue } from './dev-queue/dev-queue.js';
+import type { DevQueueInput } from './dev-queue/types.js';
+import type { DevQueueSettlement } from './dev-queue/queue-state.js';
 
 /**
  * Options of {@link runHandler}: the consumer settings under test (each as the consumer's option

@@ -2,7 +2,7 @@
 // behaviour with the broker and PostgreSQL is in test/integration/batched-postgres.test.ts).
 import { describe, expect, it } from 'vitest';
 import { batched, type Outreach, type OutreachDelivery, type SettleOutcome } from '../../src/index.js';
-import { silentLogger } from '../../src/consumer/logger.js';
+import { silentLogger } from '../../src/logger.js';
 
 function delivery(id: string, initial?: SettleOutcome) {
   const settledAs: string[] = [];

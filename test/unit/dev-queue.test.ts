@@ -316,7 +316,7 @@ describe('faults', () => {
   });
 });
 
-// Each undocumented part of rhea in src/dev-queue/rhea-server-internals.ts, checked against the
+// Each undocumented part of rhea in src/testing/dev-queue/rhea-server-internals.ts, checked against the
 // installed rhea: an upgrade that changes one fails here.
 describe('the rhea internals the dev queue relies on', () => {
   async function receiverOn(q: DevQueue, queue: string): Promise<{ receiver: Receiver; got: EventContext[]; drained: number[] }> {

@@ -2,7 +2,7 @@
 // were settled (the broker side of it is in test/integration/strategies.test.ts).
 import { describe, expect, it } from 'vitest';
 import { defaultRetryDelayMs } from '../../src/index.js';
-import { silentLogger as silentLoggerForTests } from '../../src/consumer/logger.js';
+import { silentLogger as silentLoggerForTests } from '../../src/logger.js';
 import { retryOrDeadLetter, retrySettings } from '../../src/ack/retry-policy.js';
 import type { OutreachDelivery } from '../../src/index.js';
 

@@ -1,5 +1,5 @@
 import { OutreachConsumer } from '../../consumer/outreach-consumer.js';
-import { startDevQueue } from '../../dev-queue/dev-queue.js';
+import { startDevQueue } from '../../testing/dev-queue/dev-queue.js';
 import type { Outreach, Student } from '../../message/outreach.js';
 import { exampleOutreachMessages } from '../../testing/examples.js';
 import { makeOutreachMessages } from '../../testing/factory.js';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDevQueue } from '../../dev-queue/dev-queue.js';
+import { startDevQueue } from '../../testing/dev-queue/dev-queue.js';
 import { UsageError, type CliCommand, type ParsedValues } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { guidePath, helpPointer, RUN } from '../guide.js';

@@ -1,9 +1,9 @@
 import type { AddressInfo, Server, Socket } from 'node:net';
 import rhea from 'rhea';
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Sender } from 'rhea';
-import { registerInProcessEndpoint } from '../connection/in-process.js';
-import { clearRheaTimers, socketOf } from '../connection/rhea-internals.js';
-import { OutreachError } from '../errors/outreach-error.js';
+import { registerInProcessEndpoint } from './in-process-socket.js';
+import { clearRheaTimers, socketOf } from '../../connection/rhea-internals.js';
+import { OutreachError } from '../../errors/outreach-error.js';
 import { newHold, type LinkHold, type Outcome, type QueueState, type StoredMessage } from './queue-state.js';
 import { queueName, type QueueStore } from './queue-store.js';
 import { acceptStream, offerRefusedMechanism, senderLimit } from './rhea-server-internals.js';

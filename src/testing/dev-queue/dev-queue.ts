@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { OutreachError } from '../errors/outreach-error.js';
-import { makeOutreachMessages } from '../testing/factory.js';
+import { OutreachError } from '../../errors/outreach-error.js';
+import { makeOutreachMessages } from '../factory.js';
 import { AmqpEndpoint } from './amqp-endpoint.js';
 import type { QueueState } from './queue-state.js';
 import { QueueStore, queueName } from './queue-store.js';
@@ -18,11 +18,11 @@ const DEFAULT_SAMPLES = 20;
  * SASL PLAIN with one user (ANONYMOUS is offered and refused, as on ActiveMQ with authentication
  * on), TLS when given a key and certificate, named queues seeded with sample outreach, link credit
  * honoured exactly, drain answered, and the four AMQP outcomes with the effects measured on
- * ActiveMQ 5.18.3 ([docs/wire-facts.md](../../docs/wire-facts.md)): accepted removes; released and modified keep the
+ * ActiveMQ 5.18.3 ([docs/wire-facts.md](../../../docs/wire-facts.md)): accepted removes; released and modified keep the
  * message for the same link (modified with `delivery-failed` raises `delivery_count`, never
  * dead-letters by count); rejected dead-letters into a store a test can read; unsettled
  * deliveries go back on link detach (count unchanged) and on a lost connection (count + 1).
- * `distribution-mode: copy` browses. Where it differs from ActiveMQ, [docs/dev-queue.md](../../docs/dev-queue.md) lists it
+ * `distribution-mode: copy` browses. Where it differs from ActiveMQ, [docs/dev-queue.md](../../../docs/dev-queue.md) lists it
  * and `test/integration/conformance.test.ts` holds it.
  *
  * @example

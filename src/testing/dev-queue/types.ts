@@ -1,6 +1,6 @@
 // The dev queue's public types: its options, what it returns, and its fault switches.
-import '../async-dispose.js'; // for its types only: [Symbol.asyncDispose] without lib esnext or @types/node
-import type { OutreachWireMessage } from '../testing/examples.js';
+import '../../async-dispose.js'; // for its types only: [Symbol.asyncDispose] without lib esnext or @types/node
+import type { OutreachWireMessage } from '../examples.js';
 import type { DevQueueDeadLetter, DevQueueSettlement } from './queue-state.js';
 
 /**
@@ -65,7 +65,7 @@ export interface DevQueueOptions {
   readonly queues?: Readonly<Record<string, DevQueueSeed>>;
   /**
    * A PEM key and certificate to listen with TLS (`amqp+ssl://`); without, plain AMQP
-   * (`amqp://`; the consumer then needs `allowInsecure: true`). [docs/dev-queue.md](../../docs/dev-queue.md) shows how to
+   * (`amqp://`; the consumer then needs `allowInsecure: true`). [docs/dev-queue.md](../../../docs/dev-queue.md) shows how to
    * make a local certificate with one `openssl` command.
    */
   readonly tls?: DevQueueTls;

@@ -1,4 +1,4 @@
-import { OutreachError } from '../errors/outreach-error.js';
+import { OutreachError } from './errors/outreach-error.js';
 
 /**
  * The logging interface the consumer writes to: the subset of pino's that it uses, so a pino
