@@ -1,29 +1,10 @@
 import { sleep } from '../timers.js';
 import { OutreachError } from '../errors/outreach-error.js';
-import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from './events.js';
 import type { OutreachLogger } from '../logger.js';
 import { AmqpLink, type LinkSettings } from './amqp-link.js';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
 import type { BrokerEndpoint } from './endpoints.js';
-import type { Arrival, InboundLink } from './transport.js';
-
-/** @internal What the supervisor tells its owner. */
-export interface SupervisorEvents {
-  /** A message on the link of `generation`. */
-  arrived(generation: number, arrival: Arrival): void;
-  /** A drain on `link` is over; `answered` when the broker answered it. */
-  drained(link: InboundLink, answered: boolean): void;
-  /** A link is open (the first, or after a loss when `afterLoss`). */
-  open(link: InboundLink, info: ConnectionInfo, afterLoss: boolean): void;
-  /** The open link of `generation` was lost. The supervisor reconnects after this unless stopped or fatal. */
-  down(generation: number, info: DisconnectInfo): void;
-  /** About to try again. */
-  reconnecting(info: ReconnectInfo): void;
-  /** A connection error, retryable or not (`fatal`). */
-  error(error: OutreachError, fatal: boolean): void;
-  /** A fatal error: the supervisor stopped for good. */
-  fatal(error: OutreachError): void;
-}
+import type { InboundLink, LinkSource, LinkSourceEvents } from './transport.js';
 
 /**
  * @internal Keeps one link to the queue open: tries endpoints in turn (an active/standby pair),
@@ -31,12 +12,12 @@ export interface SupervisorEvents {
  * each time, and tells its owner of every link that opens or is lost. Authentication, TLS and
  * refused-queue errors are fatal; so is running out of attempts.
  */
-export class ConnectionSupervisor {
+export class ConnectionSupervisor implements LinkSource {
   readonly #endpoints: readonly BrokerEndpoint[];
   readonly #settings: LinkSettings;
   readonly #reconnect: Required<ReconnectOptions>;
   readonly #logger: OutreachLogger;
-  readonly #events: SupervisorEvents;
+  readonly #events: LinkSourceEvents;
   /** Fires when the owner stops the supervisor: ends back-offs and attempts. */
   readonly #stopped = new AbortController();
   #link: AmqpLink | undefined;
@@ -47,7 +28,7 @@ export class ConnectionSupervisor {
   /** The link was closed on purpose (nothing to receive); no link until {@link ConnectionSupervisor.unpark}. */
   #parked = false;
 
-  constructor(endpoints: readonly BrokerEndpoint[], settings: LinkSettings, reconnect: Required<ReconnectOptions>, logger: OutreachLogger, events: SupervisorEvents) {
+  constructor(endpoints: readonly BrokerEndpoint[], settings: LinkSettings, reconnect: Required<ReconnectOptions>, logger: OutreachLogger, events: LinkSourceEvents) {
     this.#endpoints = endpoints;
     this.#settings = settings;
     this.#reconnect = reconnect;

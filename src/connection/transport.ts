@@ -1,5 +1,6 @@
 import type { OutreachError } from '../errors/outreach-error.js';
 import type { BrokerEndpoint } from './endpoints.js';
+import type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from './events.js';
 
 // The port through which the consumer's engine speaks to an inbound link: credit, drain, settle,
 // close; arrivals and the link's end. The AMQP adapter over rhea (amqp-link.ts) implements it.
@@ -70,4 +71,51 @@ export interface InboundLink {
   settle(batch: readonly WireSettlement[]): void;
   /** Ends the link; resolves when done or after `timeoutMs`. */
   close(timeoutMs: number): Promise<void>;
+}
+
+/** @internal What a link source tells the engine. */
+export interface LinkSourceEvents {
+  /** An arrival on the link of `generation` (one per link opened). */
+  arrived(generation: number, arrival: Arrival): void;
+  /** A drain on `link` is over; `answered` when the peer answered it. */
+  drained(link: InboundLink, answered: boolean): void;
+  /** A link is open (the first, or after a loss when `afterLoss`). */
+  open(link: InboundLink, info: ConnectionInfo, afterLoss: boolean): void;
+  /** The open link of `generation` was lost; the source opens another unless stopped or fatal. */
+  down(generation: number, info: DisconnectInfo): void;
+  /** About to try again. */
+  reconnecting(info: ReconnectInfo): void;
+  /** An error, retryable or not (`fatal`). */
+  error(error: OutreachError, fatal: boolean): void;
+  /** A fatal error: the source stopped for good. */
+  fatal(error: OutreachError): void;
+}
+
+/**
+ * @internal Keeps one inbound link open for the engine, and opens the next when one is lost: the
+ * connection supervisor over the broker's endpoints (`supervisor.ts`) is one; a local journal in
+ * front of the handler is meant to be another.
+ */
+export interface LinkSource {
+  /** The open link, if any. */
+  readonly link: InboundLink | undefined;
+  /** The generation of the newest link (one per attempt). */
+  readonly generation: number;
+  /** Links reopened after a loss. */
+  readonly reconnects: number;
+  /** Whether the link is closed on purpose until {@link LinkSource.unpark}. */
+  readonly parked: boolean;
+  /** Whether arrivals of `generation` can still be settled. */
+  isCurrent(generation: number): boolean;
+  /** Opens the first link (once); resolves when it is open, rejects on a fatal error or `stop()`. */
+  start(): Promise<void>;
+  /** No more attempts; the open link stays. */
+  stop(): void;
+  /** Resolves when no attempt is under way any more. */
+  settled(): Promise<void>;
+  /** Closes the open link on purpose (nothing held, no credit wanted) until {@link LinkSource.unpark}. */
+  park(closeTimeoutMs: number): Promise<void>;
+  unpark(): void;
+  /** Hands over the open link (to close it); the source forgets it. */
+  takeLink(): InboundLink | undefined;
 }

@@ -5,19 +5,20 @@ import { sleep } from '../timers.js';
 import type { AckContext } from '../ack/strategy.js';
 import type { ConnectionInfo, DisconnectInfo } from '../connection/events.js';
 import { ConnectionSupervisor } from '../connection/supervisor.js';
-import type { Arrival, InboundLink } from '../connection/transport.js';
+import type { Arrival, InboundLink, LinkSource } from '../connection/transport.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
 import { CreditGate } from './credit-gate.js';
 import type { OutreachDelivery } from '../delivery/delivery.js';
 import { DeliveryIterator } from './delivery-iterator.js';
-import { asSettleError, Dispatcher, type OutreachHandler } from './dispatcher.js';
+import { Dispatcher, type OutreachHandler } from './dispatcher.js';
 import type { ErrorSource, OutreachConsumerEvents } from './events.js';
 import { InFlightTable } from './in-flight.js';
 import type { CloseOptions, CloseReport, ConsumerHealth, ConsumerState, OutreachConsumerOptions, StartOptions } from './options.js';
 import { OutageControl } from './outage-control.js';
 import { SettlePolicy } from './settle-policy.js';
 import { Settler } from './settler.js';
+import { awaitWorkInHand, leaveUnsettled } from './shutdown.js';
 import { TelemetryHooks } from '../telemetry/instrumentation.js';
 import { enableTelemetry } from '../telemetry/load.js';
 import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIMEOUT_MS, resolveSettings, type ConsumerSettings } from './settings.js';
@@ -71,7 +72,8 @@ import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIM
  */
 export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsumerEvents> implements AsyncIterable<OutreachDelivery<A>> {
   readonly #settings: ConsumerSettings<A>;
-  readonly #supervisor: ConnectionSupervisor;
+  /** Keeps the link open: the connection supervisor over the broker's endpoints. */
+  readonly #supervisor: LinkSource;
   readonly #gate: CreditGate;
   readonly #table: InFlightTable<A>;
   readonly #dispatcher: Dispatcher<A>;
@@ -537,37 +539,15 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     if (options.signal?.aborted === true) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
-      while (this.#table.active().length > 0 && !timedOut) await this.#table.changed();
-      const flush = this.#settings.strategy.flush;
-      if (!timedOut && flush !== undefined) {
-        try {
-          await Promise.race([Promise.resolve().then(() => flush.call(this.#settings.strategy, this.#ackContext)), waitAbort(this.#stopWaiting.signal)]);
-        } catch (error) {
-          // A strategy that cannot flush must not keep the consumer from closing: what it held
-          // stays unsettled and goes back to the queue when the link detaches.
-          this.#reportError(asSettleError(error), 'settle');
-        }
-      }
-      // Done but unsettled (manual strategy): wait for the user until the deadline.
-      while (!timedOut && this.#table.awaitingSettlement().length > 0) await this.#table.changed();
+      const { strategy, logger } = this.#settings;
+      const host = { table: this.#table, strategy, context: this.#ackContext, logger, reportError: (e: OutreachError) => this.#reportError(e, 'settle') };
+      await awaitWorkInHand(host, () => timedOut, this.#stopWaiting.signal);
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', stop);
       this.#stopClosing = undefined;
     }
-    const unsettled = this.#table.unsettled();
-    const inCommit = unsettled.filter((u) => u.phase === 'commit').length;
-    if (inCommit > 0) {
-      this.#settings.logger.warn(
-        { deliveries: inCommit },
-        "a commit of the strategy was still running when close() stopped waiting: its deliveries are left unsettled (the broker delivers them again; if the commit completes, they may be stored twice)",
-      );
-    }
-    let unfinished = 0;
-    for (const { delivery, phase } of unsettled) {
-      if (phase !== 'done') unfinished++;
-      else delivery.release();
-    }
+    const unfinished = leaveUnsettled(this.#table, this.#settings.logger);
     return this.#finishClose(unfinished, timedOut);
   }
 
@@ -615,8 +595,4 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       return true;
     }
   }
-}
-
-function waitAbort(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
