@@ -97,8 +97,10 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
   /** The error of the last failed attempt in this client, if any (set by the consumer). */
   lastError: unknown = undefined;
   #state: DeliveryState = OPEN;
-  /** @internal The arrival's handle on its link. */
-  readonly token: ArrivalToken;
+  // A private field, not a property: the token of the AMQP link is rhea's delivery, which leads to
+  // its connection and the connection's options, password included. Nothing that walks or
+  // inspects a delivery (a logger, an error reporter, util.inspect) reaches it.
+  readonly #token: ArrivalToken;
   readonly #inbox: SettlementInbox;
 
   /** @internal */
@@ -110,7 +112,7 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     this.applicationProperties = arrival.applicationProperties;
     this.subject = arrival.subject;
     this.receivedAt = new Date();
-    this.token = arrival.token;
+    this.#token = arrival.token;
     this.#inbox = inbox;
   }
 
@@ -127,6 +129,11 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
   get settled(): boolean {
     const state = this.#state;
     return state.kind === 'requested' || state.kind === 'settled' || (state.kind === 'lost' && state.requested !== undefined);
+  }
+
+  /** @internal The arrival's handle on its link (for the settler). */
+  get token(): ArrivalToken {
+    return this.#token;
   }
 
   /** @internal The one state (see {@link DeliveryState}). */
