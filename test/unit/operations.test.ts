@@ -254,7 +254,7 @@ describe('still in your code at the deadline (operations.md, the close() table)'
 
 describe('health() (operations.md, "Health probes")', () => {
   it('every field, in each situation: idle, connecting, open with work in hand, after a lost connection, waiting retries, an outage, paused, closing, closed', async () => {
-    await withQueue('h', named(['blocker', 'buffered'], 100), async (q) => {
+    await withQueue('h', named(['blocker', 'buffered', 'buffered 2'], 100), async (q) => {
       const consumer = devConsumer(q, 'h', {
         prefetch: 4,
         strategy: atLeastOnce({ retryDelayMs: 600_000 }),
@@ -288,25 +288,25 @@ describe('health() (operations.md, "Health probes")', () => {
       expect(consumer.health()).toEqual({ ...quiet, state: 'connecting' });
       await started;
 
-      // Open: the blocker in the handler, one buffered behind it; the rest of the window is credit.
-      await until(() => consumer.health().buffered === 1, 'one in the handler, one buffered');
+      // Open: the blocker in the handler, two buffered behind it; the rest of the window is credit.
+      await until(() => consumer.health().buffered === 2, 'one in the handler, two buffered');
       const endpoint = `amqp://${q.host}:5672`;
       const open = consumer.health();
-      expect(open).toEqual({ ...quiet, state: 'open', connected: true, endpoint, credit: 2, held: 2, inFlight: 1, buffered: 1, lastDeliveryAt: expect.any(Date) });
+      expect(open).toEqual({ ...quiet, state: 'open', connected: true, endpoint, credit: 1, held: 3, inFlight: 1, buffered: 2, lastDeliveryAt: expect.any(Date) });
       expect(open.lastDeliveryAt!.getTime()).toBeGreaterThanOrEqual(before);
       expect(open.lastDeliveryAt!.getTime()).toBeLessThanOrEqual(Date.now());
       blocker.open();
-      await until(() => consumer.health().counts.accepted === 2 && consumer.health().credit === 4, 'both accepted');
-      expect(consumer.health()).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, counts: { ...zero, accepted: 2 } });
+      await until(() => consumer.health().counts.accepted === 3 && consumer.health().credit === 4, 'all three accepted');
+      expect(consumer.health()).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, counts: { ...zero, accepted: 3 } });
 
       // A lost connection: reconnecting, then open again, one reconnect.
       const reconnecting: ConsumerHealth[] = [];
       consumer.on('reconnecting', () => reconnecting.push(consumer.health()));
       expect(q.faults.dropConnections()).toBe(1);
       await until(() => consumer.health().reconnects === 1 && consumer.health().credit === 4, 'reconnected, credit granted');
-      expect(reconnecting[0]).toEqual({ ...open, state: 'reconnecting', connected: false, endpoint: undefined, credit: 0, held: 0, inFlight: 0, buffered: 0, counts: { ...zero, accepted: 2 } });
+      expect(reconnecting[0]).toEqual({ ...open, state: 'reconnecting', connected: false, endpoint: undefined, credit: 0, held: 0, inFlight: 0, buffered: 0, counts: { ...zero, accepted: 3 } });
       const reconnected = consumer.health();
-      expect(reconnected).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, reconnects: 1, counts: { ...zero, accepted: 2 } });
+      expect(reconnected).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, reconnects: 1, counts: { ...zero, accepted: 3 } });
 
       // A failed delivery waiting out its retry delay: held, outside the prefetch budget.
       const published = Date.now();
@@ -330,7 +330,7 @@ describe('health() (operations.md, "Health probes")', () => {
         held: 0,
         waitingRetries: 0,
         lastDeliveryAt: expect.any(Date),
-        counts: { ...zero, accepted: 2, released: 2 },
+        counts: { ...zero, accepted: 3, released: 2 },
         outage: { since: expect.any(Date), failedProbes: 0, nextProbeAt: expect.any(Date) },
       });
       expect(inOutage.outage!.since.getTime()).toBeGreaterThanOrEqual(outageBegan);
