@@ -281,7 +281,7 @@ describe('health() (operations.md, "Health probes")', () => {
       const blocker = gate();
       const before = Date.now();
       const started = consumer.start(async (d) => {
-        if (d.messageId === 'blocker') await blocker.wait;
+        if (d.messageId === 'blocker' && d.deliveryCount === 0) await blocker.wait;
         if (d.messageId === 'poison') throw new Error('poison');
         if (d.messageId === 'down') throw new Error('sink down');
       });
@@ -295,18 +295,25 @@ describe('health() (operations.md, "Health probes")', () => {
       expect(open).toEqual({ ...quiet, state: 'open', connected: true, endpoint, credit: 1, held: 3, inFlight: 1, buffered: 2, lastDeliveryAt: expect.any(Date) });
       expect(open.lastDeliveryAt!.getTime()).toBeGreaterThanOrEqual(before);
       expect(open.lastDeliveryAt!.getTime()).toBeLessThanOrEqual(Date.now());
-      blocker.open();
-      await until(() => consumer.health().counts.accepted === 3 && consumer.health().credit === 4, 'all three accepted');
-      expect(consumer.health()).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, counts: { ...zero, accepted: 3 } });
 
-      // A lost connection: reconnecting, then open again, one reconnect.
+      // A lost connection: the three are lost with it, the blocker still in the handler (where it
+      // keeps its slot), and come again (count 1) on the new link, one reconnect.
       const reconnecting: ConsumerHealth[] = [];
       consumer.on('reconnecting', () => reconnecting.push(consumer.health()));
       expect(q.faults.dropConnections()).toBe(1);
-      await until(() => consumer.health().reconnects === 1 && consumer.health().credit === 4, 'reconnected, credit granted');
-      expect(reconnecting[0]).toEqual({ ...open, state: 'reconnecting', connected: false, endpoint: undefined, credit: 0, held: 0, inFlight: 0, buffered: 0, counts: { ...zero, accepted: 3 } });
+      await until(() => consumer.health().reconnects === 1 && consumer.health().buffered === 3, 'reconnected, the three again behind the lost blocker');
+      const lost = { ...zero, lost: 3 };
+      expect(reconnecting[0]).toEqual({ ...open, state: 'reconnecting', connected: false, endpoint: undefined, credit: 0, held: 1, buffered: 0, counts: lost });
+      expect(consumer.health()).toEqual({ ...open, credit: 0, held: 4, buffered: 3, reconnects: 1, lastDeliveryAt: expect.any(Date), counts: lost });
+      blocker.open(); // the lost blocker's handler ends (its acceptance cannot be sent); the three are accepted
+      await until(() => consumer.health().counts.accepted === 3 && consumer.health().credit === 4, 'the three accepted');
       const reconnected = consumer.health();
-      expect(reconnected).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, reconnects: 1, counts: { ...zero, accepted: 3 } });
+      expect(reconnected).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, reconnects: 1, lastDeliveryAt: expect.any(Date), counts: { ...lost, accepted: 3 } });
+      expect(reconnected.lastDeliveryAt!.getTime()).toBeGreaterThanOrEqual(open.lastDeliveryAt!.getTime());
+      expect(q.deliveries('h', 'blocker').map((d) => [d.deliveryCount, d.settlement])).toEqual([
+        [0, 'returned-on-connection-loss'],
+        [1, 'accepted'],
+      ]);
 
       // A failed delivery waiting out its retry delay: held, outside the prefetch budget.
       const published = Date.now();
@@ -330,7 +337,7 @@ describe('health() (operations.md, "Health probes")', () => {
         held: 0,
         waitingRetries: 0,
         lastDeliveryAt: expect.any(Date),
-        counts: { ...zero, accepted: 3, released: 2 },
+        counts: { ...lost, accepted: 3, released: 2 },
         outage: { since: expect.any(Date), failedProbes: 0, nextProbeAt: expect.any(Date) },
       });
       expect(inOutage.outage!.since.getTime()).toBeGreaterThanOrEqual(outageBegan);
