@@ -14,25 +14,14 @@ import {
   type RecoveryInfo,
   type SettleOutcome,
 } from '../../src/index.js';
-import { makeInvalidOutreach, makeOutreachMessages, startDevQueue, type DevQueue, type DevQueueInput } from '../../src/testing/index.js';
-import { devConsumer, until } from './dev-consumer.js';
+import { makeInvalidOutreach, makeOutreachMessages, type DevQueueInput } from '../../src/testing/index.js';
+import { devConsumer, ends, until, withQueue } from './dev-consumer.js';
 
 const messages = (n: number, seed: number) => [...makeOutreachMessages(n, { seed })];
 const turns = async (n = 20): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
-async function withQueue(queue: string, seed: readonly DevQueueInput[], body: (q: DevQueue) => Promise<void>): Promise<void> {
-  const q = await startDevQueue({ network: false, queues: { [queue]: seed } });
-  try {
-    await body(q);
-  } finally {
-    await q.close();
-  }
-}
-
-/** How each delivery of `id` ended on the queue, oldest first. */
-const ends = (q: DevQueue, queue: string, id: string | number | undefined) => q.deliveries(queue, id!).map((d) => d.settlement);
 const sinkDown = (error: unknown): boolean => error instanceof Error && error.message === 'sink down';
 
 describe('settling a delivery', () => {
@@ -271,11 +260,13 @@ describe('outages of the sink', () => {
     });
   });
 
-  it('an onInvalid hook that throws for different messages counts towards an outage like a handler', async () => {
+  it('an onInvalid hook that throws for different messages counts towards an outage like a handler: the third throw begins it, before any attempt is spent', async () => {
     await withQueue('h', [0, 1, 2].map(() => makeInvalidOutreach('truncated-json')), async (q) => {
+      const hooked: (string | number | undefined)[] = [];
       const consumer = devConsumer(q, 'h', {
         outage: { threshold: 3, probeDelayMs: 600_000 },
-        onInvalid: () => {
+        onInvalid: (invalid) => {
+          hooked.push(invalid.messageId);
           throw new Error('quarantine store down');
         },
       });
@@ -286,6 +277,12 @@ describe('outages of the sink', () => {
       expect(outages[0]).toMatchObject({ failures: 3 });
       await consumer.close();
       expect(q.deadLetters('h')).toEqual([]);
+      // The throws themselves counted: had only the hook's later retry() counted (1 s on), each
+      // message would have spent an attempt (modified, then delivered with count 1) first.
+      expect(new Set(hooked).size).toBe(3);
+      const deliveries = [...new Set(hooked)].flatMap((id) => q.deliveries('h', id!));
+      expect(deliveries.map((d) => d.settlement)).not.toContain('modified');
+      expect(deliveries.map((d) => d.deliveryCount)).toEqual(deliveries.map(() => 0));
     });
   });
 
