@@ -57,7 +57,9 @@ export class OutageControl {
   /** The outage under way, for `health()`. */
   health(): OutageHealth | undefined {
     const detector = this.#detector;
-    return detector.active ? { since: detector.since!, failedProbes: detector.failedProbes, nextProbeAt: this.#nextProbeAt } : undefined;
+    // While paused no probe is due: the timer may still run out, but its probe waits for resume().
+    const nextProbeAt = this.#host.gate.paused ? undefined : this.#nextProbeAt;
+    return detector.active ? { since: detector.since!, failedProbes: detector.failedProbes, nextProbeAt } : undefined;
   }
 
   /**

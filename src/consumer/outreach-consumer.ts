@@ -420,6 +420,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#gate.detach();
     this.#fire('disconnected', info);
     this.#table.loseGeneration(generation);
+    // Retry delays of the lost deliveries end now: the broker has them again, and waiting on would
+    // hold their slots (and count them in health()) beside their redelivery.
+    this.#wakeWaiting();
     this.#telemetry.sweep(); // telemetry hook
     if (!this.#ending) this.#state = 'reconnecting';
   }
