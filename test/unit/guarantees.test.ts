@@ -1,7 +1,6 @@
 // The behaviour promises of docs/delivery-guarantees.md not already held by promises.test.ts,
 // close-report.test.ts or disposition-order.test.ts: each on the in-process dev queue, through the
-// public API only, read from the queue's own record of each delivery. The table of promises and
-// the tests holding them: /work/notes/promises-table.md (made with these tests).
+// public API only, read from the queue's own record of each delivery.
 import { describe, expect, it } from 'vitest';
 import {
   atLeastOnce,
