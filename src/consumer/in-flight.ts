@@ -1,4 +1,5 @@
 import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
+import type { SettleCounts } from './options.js';
 
 /**
  * @internal Where a held delivery is:
@@ -18,17 +19,8 @@ interface Held {
   failureNoted: boolean;
 }
 
-/** @internal The settle counts; written by the table alone. */
-export interface Counts {
-  readonly accepted: number;
-  readonly retried: number;
-  readonly rejected: number;
-  readonly released: number;
-  readonly lost: number;
-  readonly invalid: number;
-}
-
-type Tally = { -readonly [K in keyof Counts]: number };
+/** The settle counts ({@link SettleCounts}), writable: by the table alone. */
+type Tally = { -readonly [K in keyof SettleCounts]: number };
 
 /** Phases in which user code (a handler, a loop body, the `onInvalid` hook, a strategy's wait) still works on a delivery. */
 const ACTIVE: readonly Phase[] = ['handler', 'invalid', 'failed'];
@@ -52,7 +44,7 @@ export class InFlightTable<A> {
   }
 
   /** The settle counts so far. */
-  get counts(): Counts {
+  get counts(): SettleCounts {
     return this.#counts;
   }
 
