@@ -1,7 +1,7 @@
 // The line format of `pull` and `peek`: one line per message, the body as sent.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { archiveLine, compactJson } from '../../src/cli/archive-line.js';
+import { archiveLine, compactJson } from '../../src/journal/line.js';
 
 const meta = { messageId: 'ID:1', deliveryCount: 2, receivedAt: new Date('2026-01-02T03:04:05.678Z') };
 

@@ -3,7 +3,7 @@ import type { Arrival } from '../../connection/transport.js';
 import { browseQueue, type BrowseResult } from '../../connection/queue-browser.js';
 import { isOutreachError, type OutreachError } from '../../errors/outreach-error.js';
 import { decodeOutreach } from '../../message/decode.js';
-import { archiveLine } from '../archive-line.js';
+import { archiveLine } from '../../journal/line.js';
 import { positiveInteger, type CliCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { emptyQueueNote } from './check.js';

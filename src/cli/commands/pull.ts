@@ -4,10 +4,10 @@ import type { OutreachDelivery } from '../../delivery/delivery.js';
 import type { CloseReport, InvalidMessage } from '../../consumer/options.js';
 import { OutreachConsumer } from '../../consumer/outreach-consumer.js';
 import type { OutreachError } from '../../errors/outreach-error.js';
-import { archiveLine } from '../archive-line.js';
+import { archiveLine } from '../../journal/line.js';
 import { positiveInteger, UsageError, type CliCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { LineFile, LineFileError } from '../line-file.js';
+import { LineFile, LineFileError } from '../../journal/line-file.js';
 import { reportFailure } from '../report.js';
 import { CONNECT_TIMEOUT_MS, CONNECTION_HELP, CONNECTION_OPTIONS, resolveConnection } from '../settings.js';
 

@@ -125,7 +125,7 @@ export class LineFile {
   }
 }
 
-/** Every line this program writes starts so (see archive-line.ts). */
+/** Every line this program writes starts so (see line.ts). */
 const LINE_START = Buffer.from('{"messageId":');
 
 /**
@@ -166,8 +166,8 @@ export class LineFileError extends Error {
   }
 }
 
-/** Makes a new file's directory entry durable too (best effort: not every file system allows it). */
-async function syncDirectory(path: string): Promise<void> {
+/** @internal Makes a new file's directory entry durable too (best effort: not every file system allows it). */
+export async function syncDirectory(path: string): Promise<void> {
   try {
     const dir = await open(path, constants.O_RDONLY);
     try {

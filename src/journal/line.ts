@@ -1,4 +1,4 @@
-// One line of `pull`'s file and of `peek`'s output: the message as Civitas sent it, with the
+// One line of `pull`'s file, of `peek`'s output and of a consumer's journal: the message as Civitas sent it, with the
 // little metadata needed to find it again. Format documented in docs/cli.md.
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
