@@ -157,6 +157,6 @@ describe('settings', () => {
     }
     const unknown = await runCli(['bogus'], env);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('unknown command "bogus"; commands: demo, dev-queue, pull, peek, check');
+    expect(unknown.stderr).toContain('unknown command "bogus"; commands: demo, dev-queue, pull, peek, check, replay');
   });
 });

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliCommand, CliContext } from '../../src/cli/command.js';
+import type { CliContext } from '../../src/cli/command.js';
 import { check } from '../../src/cli/commands/check.js';
 import { demo } from '../../src/cli/commands/demo.js';
 import { devQueue } from '../../src/cli/commands/dev-queue.js';
@@ -17,35 +17,7 @@ import { peek } from '../../src/cli/commands/peek.js';
 import { pull } from '../../src/cli/commands/pull.js';
 import { guidePath } from '../../src/cli/guide.js';
 import { makeOutreachMessages, startDevQueue, type DevQueue } from '../../src/testing/index.js';
-
-interface Ran {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** A sink standing in for the terminal's stdout or stderr (not a TTY). */
-function sink(): { stream: NodeJS.WriteStream; text: () => string } {
-  let text = '';
-  const stream = { isTTY: false, write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WriteStream;
-  return { stream, text: () => text };
-}
-
-/** Runs one command as main.ts does, with `env` as the environment; `stop` aborts it as SIGINT would. */
-async function run(command: CliCommand, values: Record<string, string | boolean>, env: NodeJS.ProcessEnv, stop?: AbortSignal, openFile?: CliContext['openFile']): Promise<Ran> {
-  const stdout = sink();
-  const stderr = sink();
-  const context: CliContext = {
-    env,
-    stdin: { isTTY: false } as NodeJS.ReadStream,
-    stdout: stdout.stream,
-    stderr: stderr.stream,
-    interrupted: stop ?? new AbortController().signal,
-    ...(openFile === undefined ? {} : { openFile }),
-  };
-  const code = await command.run(values, context);
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+import { run } from './cli-run.js';
 
 /** A loopback port nothing listens on: the standby of a pair, which refuses connections. */
 async function closedPort(): Promise<number> {
