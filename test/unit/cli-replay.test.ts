@@ -58,6 +58,7 @@ describe('replay --archive', () => {
     const out = async (values: Record<string, string>): Promise<string> => (await run(replay, { archive: file, ...values }, {})).stdout;
     expect(await out({ since: '2026-11-27T12:00:00Z', until: '2026-11-29' })).toBe(all.slice(2, 4).join(''));
     expect(await out({ since: '2026-11-30' })).toBe(all.slice(5).join(''));
+    expect(await out({ until: '2026-11-27T12:00:00Z' })).toBe(all.slice(0, 2).join('')); // the line at that instant is out
     const id = (JSON.parse(all[4]!) as { outreachId: string }).outreachId;
     expect(await out({ 'outreach-id': id })).toBe(all[4]);
     expect(await out({ source: 'Faculty' })).toBe(all[1]! + all[4]!);
