@@ -108,3 +108,53 @@ function jsonSafe(_key: string, value: unknown): unknown {
   }
   return value;
 }
+
+/** @internal A line read back: its metadata, and the body as the consumer would have received it. */
+export interface ReadLine {
+  readonly messageId: string | number | undefined;
+  readonly deliveryCount: number;
+  readonly receivedAt: Date;
+  readonly subject: string | undefined;
+  readonly applicationProperties: Readonly<Record<string, unknown>>;
+  readonly outreachId: string | undefined;
+  /** JSON text (as written: without whitespace outside strings), other text, or bytes. */
+  readonly body: string | Uint8Array;
+}
+
+const BODY_FIELDS = ['body', 'bodyText', 'bodyBase64'] as const;
+
+/**
+ * @internal Reads a line {@link archiveLine} wrote. A JSON body comes back as the JSON text of the
+ * line itself, not re-serialised from a parse, so that numbers keep every digit: the head is
+ * serialised again as it was written, which says where the body's text begins.
+ * @throws SyntaxError for a line that is not JSON, or not one of ours
+ */
+export function readLine(line: string): ReadLine {
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  const head: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) if (!(BODY_FIELDS as readonly string[]).includes(key)) head[key] = value;
+  const receivedAt = new Date(typeof parsed['receivedAt'] === 'string' ? parsed['receivedAt'] : Number.NaN);
+  if (!('messageId' in parsed) || Number.isNaN(receivedAt.getTime())) throw new SyntaxError('not a civitas-outreach line: no messageId or receivedAt');
+  const id = parsed['messageId'];
+  const properties = parsed['applicationProperties'];
+  return {
+    messageId: typeof id === 'string' || typeof id === 'number' ? id : undefined,
+    deliveryCount: typeof parsed['deliveryCount'] === 'number' ? parsed['deliveryCount'] : 0,
+    receivedAt,
+    subject: typeof parsed['subject'] === 'string' ? parsed['subject'] : undefined,
+    applicationProperties: properties !== null && typeof properties === 'object' ? Object.freeze(properties as Record<string, unknown>) : NO_PROPERTIES,
+    outreachId: typeof parsed['outreachId'] === 'string' ? parsed['outreachId'] : undefined,
+    body: bodyOf(line, head, parsed),
+  };
+}
+
+const NO_PROPERTIES: Readonly<Record<string, unknown>> = Object.freeze({});
+
+function bodyOf(line: string, head: Record<string, unknown>, parsed: Record<string, unknown>): string | Uint8Array {
+  if (typeof parsed['bodyText'] === 'string') return parsed['bodyText'];
+  if (typeof parsed['bodyBase64'] === 'string') return new Uint8Array(Buffer.from(parsed['bodyBase64'], 'base64'));
+  const prefix = `${JSON.stringify(head).slice(0, -1)},"body":`;
+  const end = line.endsWith('}\n') ? line.length - 2 : line.length - 1;
+  // Written by archiveLine: the body's own text. Anything else: the parsed body, serialised.
+  return line.startsWith(prefix) ? line.slice(prefix.length, end) : JSON.stringify(parsed['body']);
+}

@@ -1,7 +1,7 @@
 // The line format of `pull` and `peek`: one line per message, the body as sent.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { archiveLine, compactJson } from '../../src/journal/line.js';
+import { archiveLine, compactJson, readLine } from '../../src/journal/line.js';
 
 const meta = { messageId: 'ID:1', deliveryCount: 2, receivedAt: new Date('2026-01-02T03:04:05.678Z') };
 
@@ -50,5 +50,30 @@ describe('archiveLine', () => {
         expect(() => JSON.parse(line) as unknown).not.toThrow();
       }),
     );
+  });
+});
+
+describe('readLine: a line read back', () => {
+  it('gives back the metadata and the JSON body as its own text (big numbers keep every digit), whatever keys the properties and body hold', () => {
+    const body = '{ "outreachId": "o-1", "n": 12345678901234567890123, "body": "a \\"body\\": inside", "x": {"body": 1} }';
+    const properties = { a: 1, body: 'not the body', nested: { body: [1, 2] } };
+    const line = archiveLine({ messageId: 'ID:1', deliveryCount: 2, receivedAt: new Date(Date.UTC(2026, 0, 1)), subject: 's', applicationProperties: properties, outreachId: 'o-1' }, body);
+    const read = readLine(line);
+    expect(read.body).toBe(compactJson(body));
+    expect(read).toMatchObject({ messageId: 'ID:1', deliveryCount: 2, subject: 's', outreachId: 'o-1', applicationProperties: properties });
+    expect(read.receivedAt.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('gives back text as text and bytes that are not UTF-8 as bytes', () => {
+    const meta = { messageId: 7, deliveryCount: 0, receivedAt: new Date(0) };
+    expect(readLine(archiveLine(meta, 'plain text, not JSON')).body).toBe('plain text, not JSON');
+    const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0x41]);
+    expect(readLine(archiveLine(meta, bytes)).body).toEqual(bytes);
+    expect(readLine(archiveLine(meta, 'x')).messageId).toBe(7);
+  });
+
+  it('refuses a line that is not one of ours', () => {
+    expect(() => readLine('{"hello":1}\n')).toThrow(SyntaxError);
+    expect(() => readLine('nope\n')).toThrow(SyntaxError);
   });
 });
