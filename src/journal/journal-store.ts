@@ -71,6 +71,7 @@ export class JournalStore {
   readonly #settledAbove = new Set<number>();
   #cursorWrite: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #onDurable = new Set<() => void>();
 
   private constructor(dir: string, segmentBytes: number, segments: Segment[], writer: Promise<LineFile>, cursor: number, settled: readonly number[], release: () => Promise<void>) {
     this.dir = dir;
@@ -117,6 +118,11 @@ export class JournalStore {
     return this.#next;
   }
 
+  /** Lines below this number are on disk (their fsync returned): readable. */
+  get durable(): number {
+    return this.#durable;
+  }
+
   /** The first line not settled: where a handler resumes. */
   get cursor(): number {
     return this.#cursor;
@@ -157,9 +163,18 @@ export class JournalStore {
     active.lastWrite = Date.now();
     return this.#writer.then((file) => file.append(line)).then(() => {
       // Lines are written in order, so this one and all before it are durable now.
-      this.#durable = Math.max(this.#durable, n + 1);
+      if (n + 1 > this.#durable) {
+        this.#durable = n + 1;
+        for (const listener of this.#onDurable) listener();
+      }
       return n;
     });
+  }
+
+  /** Calls `listener` each time more lines are durable; returns the function that stops it. */
+  onDurable(listener: () => void): () => void {
+    this.#onDurable.add(listener);
+    return () => void this.#onDurable.delete(listener);
   }
 
   /** The line numbered `n` (with its `\n`), or `undefined` if it was pruned or is not durable yet. */

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import type { BrokerEndpoint } from '../connection/endpoints.js';
+import type { Arrival, ArrivalToken, InboundEvents, InboundLink, LinkState, WireSettlement } from '../connection/transport.js';
+import type { JournalStore } from './journal-store.js';
+import { readLine } from './line.js';
+
+/** @internal Where a journal link puts a message that will never succeed (rejected). */
+export interface DeadLetterSink {
+  /** Keeps the line for good, with the reason; resolves once it is on disk. */
+  add(line: string, number: number, reason: string): Promise<void>;
+}
+
+/** The token of a journal arrival: its line number. */
+interface LineToken {
+  readonly line: number;
+}
+
+/**
+ * @internal The engine's link over a local journal (the transport port, `connection/transport.ts`):
+ * arrivals are the journal's lines not yet settled, in order, as credit allows; the outcomes are
+ * the journal's own. `accepted` settles the line (the cursor); `released` hands it out again first,
+ * its count unchanged; `retried` likewise with its count raised; `rejected` keeps it in the
+ * dead-letter store, then settles it. A message never goes back to the broker: it was accepted
+ * there once it was on disk here.
+ *
+ * Delivery counts raised here live in this process: after a restart a line starts again from the
+ * count it arrived with.
+ */
+export class JournalLink implements InboundLink {
+  readonly endpoint: BrokerEndpoint;
+  readonly containerId = `civitas-outreach-journal-${randomUUID()}`;
+  readonly #store: JournalStore;
+  readonly #deadLetters: DeadLetterSink;
+  readonly #events: InboundEvents;
+  readonly #onError: (error: unknown) => void;
+  readonly #stopListening: () => void;
+  #state: LinkState = 'open';
+  #credit = 0;
+  #draining = false;
+  /** The next line to read that was never handed out by this link. */
+  #next: number;
+  /** Lines handed out again before new ones (released, retried), oldest first. */
+  readonly #again: number[] = [];
+  /** Counts raised by retries in this process. */
+  readonly #raised = new Map<number, number>();
+  #pumping = false;
+
+  constructor(store: JournalStore, deadLetters: DeadLetterSink, events: InboundEvents, onError: (error: unknown) => void) {
+    this.#store = store;
+    this.#deadLetters = deadLetters;
+    this.#events = events;
+    this.#onError = onError;
+    this.#next = store.cursor;
+    this.endpoint = { host: 'journal', port: 0, tls: false, label: `journal:${store.dir}` };
+    this.#stopListening = store.onDurable(() => void this.#pump());
+  }
+
+  get state(): LinkState {
+    return this.#state;
+  }
+
+  get outstandingCredit(): number {
+    return this.#credit;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  addCredit(n: number): void {
+    if (n <= 0 || this.#state !== 'open') return;
+    this.#credit += n;
+    void this.#pump();
+  }
+
+  drain(): void {
+    if (this.#state !== 'open' || this.#draining) return;
+    this.#draining = true;
+    void this.#pump();
+  }
+
+  settle(batch: readonly WireSettlement[]): void {
+    if (this.#state !== 'open') return;
+    const done: number[] = [];
+    for (const { token, outcome, reason } of batch) {
+      const line = (token as unknown as LineToken).line;
+      if (outcome === 'accepted') done.push(line);
+      else if (outcome === 'released') this.#again.push(line);
+      else if (outcome === 'retried') {
+        this.#raised.set(line, (this.#raised.get(line) ?? 0) + 1);
+        this.#again.push(line);
+      } else void this.#deadLetter(line, reason ?? '');
+    }
+    if (done.length > 0) this.#settleLines(done);
+    if (this.#again.length > 0) void this.#pump();
+  }
+
+  close(): Promise<void> {
+    if (this.#state === 'open') this.#state = 'closing';
+    this.#stopListening();
+    this.#state = 'down';
+    return Promise.resolve();
+  }
+
+  #settleLines(lines: readonly number[]): void {
+    for (const n of lines) this.#raised.delete(n);
+    this.#store.settle(lines).catch((error: unknown) => this.#onError(error));
+  }
+
+  async #deadLetter(line: number, reason: string): Promise<void> {
+    try {
+      const text = await this.#store.read(line);
+      if (text !== undefined) await this.#deadLetters.add(text, line, reason);
+      this.#settleLines([line]);
+    } catch (error) {
+      // Not kept anywhere else: the line stays unsettled (it is handed out again after a restart).
+      this.#onError(error);
+    }
+  }
+
+  /** Hands out lines while there is credit: those to go again first, then new ones in order. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#state === 'open' && this.#credit > 0) {
+        const line = this.#again.shift() ?? this.#nextNew();
+        if (line === undefined) break;
+        const text = await this.#store.read(line);
+        if (text === undefined || this.#state !== 'open') continue;
+        this.#credit--;
+        this.#events.arrived(this.#arrival(line, text));
+      }
+      if (this.#draining && this.#state === 'open') {
+        // Nothing more to hand out now (or the credit is used up): the drain is over.
+        const dry = this.#credit > 0;
+        this.#credit = 0;
+        this.#draining = false;
+        this.#events.drained(dry);
+      }
+    } catch (error) {
+      this.#onError(error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #nextNew(): number | undefined {
+    while (this.#next < this.#store.durable && this.#store.isSettled(this.#next)) this.#next++;
+    return this.#next < this.#store.durable ? this.#next++ : undefined;
+  }
+
+  #arrival(line: number, text: string): Arrival {
+    const read = readLine(text);
+    return {
+      token: { line } as LineToken as unknown as ArrivalToken,
+      body: read.body,
+      messageId: read.messageId,
+      deliveryCount: read.deliveryCount + (this.#raised.get(line) ?? 0),
+      applicationProperties: read.applicationProperties,
+      subject: read.subject,
+    };
+  }
+}
