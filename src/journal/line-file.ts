@@ -125,8 +125,8 @@ export class LineFile {
   }
 }
 
-/** Every line this program writes starts so (see line.ts). */
-const LINE_START = Buffer.from('{"messageId":');
+/** Every line this program writes starts so (see line.ts; a dead letter's line, dead-letters.ts). */
+const LINE_STARTS = [Buffer.from('{"messageId":'), Buffer.from('{"deadLetter":')];
 
 /**
  * Cuts an incomplete last line, if it is one of ours (it starts as our lines do); a file that
@@ -148,9 +148,9 @@ async function cutPartialLine(file: FileHandle, path: string): Promise<number> {
     end = start;
   }
   if (keep === size) return 0;
-  const head = Buffer.alloc(Math.min(LINE_START.length, size - keep));
+  const head = Buffer.alloc(Math.min(Math.max(...LINE_STARTS.map((s) => s.length)), size - keep));
   await file.read(head, 0, head.length, keep);
-  if (!LINE_START.subarray(0, head.length).equals(head)) {
+  if (!LINE_STARTS.some((start) => start.subarray(0, head.length).equals(head.subarray(0, Math.min(head.length, start.length))))) {
     throw new LineFileError(`${path} does not end with a newline and its last line was not written by civitas-outreach: choose another --out file`);
   }
   await file.truncate(keep);

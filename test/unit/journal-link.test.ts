@@ -3,7 +3,7 @@
 // again first, rejected goes to the dead letters), a drain answered when nothing is left, and a
 // line appended later handed out at once.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import { Settler } from '../../src/consumer/settler.js';
 import { OutreachDelivery } from '../../src/delivery/delivery.js';
 import { JournalLink } from '../../src/journal/journal-link.js';
 import { JournalStore } from '../../src/journal/journal-store.js';
-import { archiveLine } from '../../src/journal/line.js';
+import { DEAD_LETTERS_FILE, DeadLetterStore, listDeadLetters } from '../../src/journal/dead-letters.js';
+import { archiveLine, readLine } from '../../src/journal/line.js';
 import { until } from './dev-consumer.js';
 
 let dir: string;
@@ -110,5 +111,28 @@ describe('journal link', () => {
     journal.addCredit(10);
     await until(() => arrivals.length === 2, 'lines 2 and 4');
     expect(arrivals.map((a) => a.messageId)).toEqual(['ID:2', 'ID:4']);
+  });
+});
+
+describe('dead-letter store', () => {
+  it('keeps each line with why and when, lists them in order, and gives the body back as written', async () => {
+    const deadLetters = await DeadLetterStore.open(dir);
+    await deadLetters.add(line(7), 7, 'attempts used up');
+    await deadLetters.add(line(9), 9, 'undecodable message: truncated-json');
+    await deadLetters.close();
+    const listed = [];
+    for await (const d of listDeadLetters(dir)) listed.push(d);
+    expect(listed.map((d) => [d.messageId, d.deadLetter.journalLine, d.deadLetter.reason])).toEqual([
+      ['ID:7', 7, 'attempts used up'],
+      ['ID:9', 9, 'undecodable message: truncated-json'],
+    ]);
+    expect(readLine(listed[0]!.text).body).toBe('{"n":7,"big":12345678901234567890}');
+    expect(((await stat(join(dir, DEAD_LETTERS_FILE))).mode & 0o777).toString(8)).toBe('600');
+  });
+
+  it('a journal with none lists none', async () => {
+    const listed = [];
+    for await (const d of listDeadLetters(dir)) listed.push(d);
+    expect(listed).toEqual([]);
   });
 });

@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import type { DeadLetterSink } from './journal-link.js';
+import { LineFile } from './line-file.js';
+import { replayLines, type ReplayedLine } from './replay.js';
+
+/** The file of a journal's dead letters, beside its segments. */
+export const DEAD_LETTERS_FILE = 'dead-letters.jsonl';
+
+/** @internal Why and when a message was dead-lettered (the `deadLetter` field of its line). */
+export interface DeadLetterInfo {
+  readonly at: string;
+  readonly reason: string;
+  /** Its line number in the journal. */
+  readonly journalLine: number;
+}
+
+/**
+ * @internal The institution's own dead letters: messages that failed for good (and undecodable
+ * ones the strategy rejected), kept in the journal's directory as lines in pull's format with a
+ * `deadLetter` field first (`{ at, reason, journalLine }`), never sent to the broker's DLQ. Each
+ * is written and fsynced before the journal settles its line.
+ */
+export class DeadLetterStore implements DeadLetterSink {
+  readonly path: string;
+  readonly #file: LineFile;
+
+  private constructor(path: string, file: LineFile) {
+    this.path = path;
+    this.#file = file;
+  }
+
+  static async open(dir: string): Promise<DeadLetterStore> {
+    const path = join(dir, DEAD_LETTERS_FILE);
+    return new DeadLetterStore(path, await LineFile.open(path));
+  }
+
+  add(line: string, number: number, reason: string): Promise<void> {
+    const info: DeadLetterInfo = { at: new Date().toISOString(), reason, journalLine: number };
+    return this.#file.append(`{"deadLetter":${JSON.stringify(info)},${line.slice(1)}`);
+  }
+
+  close(): Promise<void> {
+    return this.#file.close();
+  }
+}
+
+/** @internal The dead letters of a journal directory, oldest first, with why each was kept. */
+export async function* listDeadLetters(dir: string): AsyncGenerator<ReplayedLine & { readonly deadLetter: DeadLetterInfo }> {
+  try {
+    for await (const line of replayLines(join(dir, DEAD_LETTERS_FILE))) {
+      const { deadLetter } = JSON.parse(line.text) as { deadLetter: DeadLetterInfo };
+      yield { ...line, deadLetter };
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
