@@ -72,6 +72,7 @@ export class JournalStore {
   #cursorWrite: Promise<void> = Promise.resolve();
   #closed = false;
   readonly #onDurable = new Set<() => void>();
+  readonly #onSettled = new Set<() => void>();
 
   private constructor(dir: string, segmentBytes: number, segments: Segment[], writer: Promise<LineFile>, cursor: number, settled: readonly number[], release: () => Promise<void>) {
     this.dir = dir;
@@ -177,6 +178,12 @@ export class JournalStore {
     return () => void this.#onDurable.delete(listener);
   }
 
+  /** Calls `listener` each time lines are settled; returns the function that stops it. */
+  onSettled(listener: () => void): () => void {
+    this.#onSettled.add(listener);
+    return () => void this.#onSettled.delete(listener);
+  }
+
   /** The line numbered `n` (with its `\n`), or `undefined` if it was pruned or is not durable yet. */
   async read(n: number): Promise<string | undefined> {
     if (n >= this.#durable) return undefined;
@@ -199,6 +206,7 @@ export class JournalStore {
   settle(lines: readonly number[]): Promise<void> {
     for (const n of lines) if (n >= this.#cursor && n < this.#next) this.#settledAbove.add(n);
     this.#advance();
+    for (const listener of this.#onSettled) listener();
     const cursor = this.#cursor;
     const settled = [...this.#settledAbove].sort((a, b) => a - b);
     this.#cursorWrite = this.#cursorWrite.then(() => writeCursor(this.dir, cursor, settled));
