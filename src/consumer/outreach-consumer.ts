@@ -65,8 +65,9 @@ import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIM
  *
  * Internals: one engine serves both ways of consuming, split by job: a connection supervisor
  * (reconnects, failover), a credit gate (every credit decision: grants, drain, pause, outage
- * probes), an in-flight table (held deliveries, their phase, the counts), an outage detector, and
- * the delivery iterator.
+ * probes), an in-flight table (held deliveries, their phase, the counts), a settler per link (each
+ * settlement decided once and written in the order decided), an outage detector, and the delivery
+ * iterator. How one message flows through them: docs/development.md.
  *
  * @hideInherited
  */
