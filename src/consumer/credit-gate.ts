@@ -22,7 +22,8 @@ const HAND_BACK: Admission = Object.freeze({ admit: false, probe: false });
 /**
  * @internal How messages flow: `flowing` (credit up to prefetch), `paused` (by the user: none),
  * `outage` (none, but for a probe), `closed` (the consumer is closing or failed: none, for good).
- * A pause wins over an outage; on resume the gate asks outage control which of the two it is.
+ * A pause or a close wins over an outage. The gate holds only those two; whether an outage is
+ * under way it reads from outage control, which alone knows.
  */
 export type FlowMode = 'flowing' | 'paused' | 'outage' | 'closed';
 
@@ -43,7 +44,8 @@ export class CreditGate {
   /** Whether outage control has an outage under way (it owns that state; the gate only follows it). */
   readonly #inOutage: () => boolean;
   #link: InboundLink | undefined;
-  #mode: FlowMode = 'flowing';
+  /** What the consumer itself holds the flow by: nothing, the user's pause, or closing (for good). */
+  #hold: 'none' | 'paused' | 'closed' = 'none';
   /** Probes an outage may still let through. */
   #probes = 0;
   /** Messages received since the last drain request. */
@@ -64,18 +66,21 @@ export class CreditGate {
     this.#inOutage = inOutage;
   }
 
+  /** The flow now: the consumer's own hold first, else whether outage control has an outage under way. */
   get mode(): FlowMode {
-    return this.#mode;
+    if (this.#hold !== 'none') return this.#hold;
+    return this.#inOutage() ? 'outage' : 'flowing';
   }
 
   /** Whether the user paused the flow. */
   get paused(): boolean {
-    return this.#mode === 'paused';
+    return this.#hold === 'paused';
   }
 
   /** Whether no credit is wanted at all: paused, closed, or an outage with no probe open. */
   get idle(): boolean {
-    return this.#mode === 'paused' || this.#mode === 'closed' || (this.#mode === 'outage' && this.#probes === 0);
+    const mode = this.mode;
+    return mode === 'paused' || mode === 'closed' || (mode === 'outage' && this.#probes === 0);
   }
 
   /** Probe messages the current outage round may still let through. */
@@ -102,25 +107,20 @@ export class CreditGate {
 
   /** No more credit, for good (closing, failed). */
   close(): void {
-    this.#mode = 'closed';
+    this.#hold = 'closed';
     this.#cancelDryCheck();
   }
 
   /** The user's pause: no credit at all until `resume`; then an outage under way goes on probing. */
   setPaused(paused: boolean): void {
-    if (this.#mode === 'closed' || (this.#mode === 'paused') === paused) return;
-    if (paused) {
-      this.#mode = 'paused';
-      this.#takeBack();
-    } else {
-      this.#mode = this.#inOutage() ? 'outage' : 'flowing';
-      this.topUp();
-    }
+    if (this.#hold === 'closed' || (this.#hold === 'paused') === paused) return;
+    this.#hold = paused ? 'paused' : 'none';
+    if (paused) this.#takeBack();
+    else this.topUp();
   }
 
   /** An outage began: no credit but for probes (a pause stays a pause). */
   beginOutage(): void {
-    if (this.#mode === 'flowing') this.#mode = 'outage';
     this.#probes = 0;
     this.#takeBack();
   }
@@ -133,7 +133,6 @@ export class CreditGate {
 
   /** The outage is over: full flow. */
   endOutage(): void {
-    if (this.#mode === 'outage') this.#mode = 'flowing';
     this.#probes = 0;
     this.topUp();
   }
@@ -145,8 +144,9 @@ export class CreditGate {
   admit(): Admission {
     this.#sinceDrain++;
     this.#received++;
-    if (this.#mode === 'flowing') return ADMIT;
-    if (this.#mode === 'outage' && this.#probes > 0) {
+    const mode = this.mode;
+    if (mode === 'flowing') return ADMIT;
+    if (mode === 'outage' && this.#probes > 0) {
       this.#probes--;
       return PROBE;
     }
@@ -156,8 +156,8 @@ export class CreditGate {
   /** Grants credit so that the slots taken + outstanding credit reach the target of the mode. */
   topUp(): void {
     const link = this.#link;
-    if (link === undefined || link.state !== 'open' || link.draining || this.#mode === 'paused' || this.#mode === 'closed') return;
-    if (this.#mode === 'outage') {
+    if (link === undefined || link.state !== 'open' || link.draining || this.#hold !== 'none') return;
+    if (this.#inOutage()) {
       const want = Math.min(this.#probes, this.#prefetch - this.#slots()) - link.outstandingCredit;
       if (want > 0) link.addCredit(want);
       return;
@@ -181,7 +181,7 @@ export class CreditGate {
 
   #wantsDryCheck(): boolean {
     const link = this.#link;
-    if (link === undefined || link.state !== 'open' || link.draining || this.#mode !== 'flowing') return false;
+    if (link === undefined || link.state !== 'open' || link.draining || this.mode !== 'flowing') return false;
     if (this.#held() > 0 || link.outstandingCredit === 0) return false;
     return !(this.#sinceDrain === 0 && this.#drainedOnLink === link);
   }
@@ -207,7 +207,7 @@ export class CreditGate {
   /** A drain of `link` is over; `answered` when the broker answered it. */
   onDrained(link: InboundLink, answered: boolean): void {
     if (link !== this.#link) return;
-    if (answered && this.#sinceDrain === 0 && this.#held() === 0 && this.#mode === 'flowing') {
+    if (answered && this.#sinceDrain === 0 && this.#held() === 0 && this.mode === 'flowing') {
       this.#drainedOnLink = link;
       this.#onDry();
     }
