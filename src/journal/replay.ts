@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readLine, type ReadLine } from './line.js';
 
 /** @internal Which lines to replay; every given condition must hold. */
 export interface ReplayFilter {
@@ -45,8 +46,8 @@ export async function* replayLines(path: string, filter: ReplayFilter = {}): Asy
     let n = 0;
     for await (const text of completeLines(file)) {
       n++;
-      const line = parseLine(text, file, n);
-      if (passes(line, filter)) yield line;
+      const read = parseLine(text, file, n);
+      if (passes(read, filter)) yield { text, messageId: read.messageId ?? null, receivedAt: read.receivedAt, outreachId: read.outreachId, file, line: n };
     }
   }
 }
@@ -73,36 +74,30 @@ async function* completeLines(file: string): AsyncGenerator<string> {
   }
 }
 
-interface Parsed {
-  messageId?: unknown;
-  receivedAt?: unknown;
-  outreachId?: unknown;
-  body?: { outreachSource?: unknown };
-}
-
-function parseLine(text: string, file: string, line: number): ReplayedLine & { readonly source: unknown } {
-  let parsed: Parsed;
+function parseLine(text: string, file: string, line: number): ReadLine {
   try {
-    parsed = JSON.parse(text) as Parsed;
-  } catch {
-    throw new ReplayLineError(file, line, 'not JSON');
+    return readLine(text);
+  } catch (error) {
+    throw new ReplayLineError(file, line, error instanceof SyntaxError && !error.message.startsWith('not a civitas') ? 'not JSON' : 'no messageId or receivedAt');
   }
-  const receivedAt = typeof parsed.receivedAt === 'string' ? new Date(parsed.receivedAt) : new Date(Number.NaN);
-  if (parsed === null || typeof parsed !== 'object' || !('messageId' in parsed) || Number.isNaN(receivedAt.getTime())) {
-    throw new ReplayLineError(file, line, 'no messageId or receivedAt');
-  }
-  const messageId = typeof parsed.messageId === 'string' || typeof parsed.messageId === 'number' ? parsed.messageId : null;
-  const outreachId = typeof parsed.outreachId === 'string' ? parsed.outreachId : undefined;
-  const body = parsed.body;
-  const source = body !== null && typeof body === 'object' ? body.outreachSource : undefined;
-  return { text, messageId, receivedAt, outreachId, file, line, source };
 }
 
-function passes(line: ReplayedLine & { readonly source: unknown }, filter: ReplayFilter): boolean {
+/** The body's `outreachSource`, if it is JSON with one. */
+function sourceOf(body: string | Uint8Array): unknown {
+  if (typeof body !== 'string') return undefined;
+  try {
+    return (JSON.parse(body) as { outreachSource?: unknown } | null)?.outreachSource;
+  } catch {
+    return undefined;
+  }
+}
+
+function passes(line: ReadLine, filter: ReplayFilter): boolean {
   const at = line.receivedAt.getTime();
   if (filter.since !== undefined && at < filter.since.getTime()) return false;
   if (filter.until !== undefined && at >= filter.until.getTime()) return false;
   if (filter.outreachId !== undefined && line.outreachId !== filter.outreachId) return false;
-  if (filter.source !== undefined && line.source !== filter.source) return false;
+  // The body is parsed only when a source is asked for.
+  if (filter.source !== undefined && sourceOf(line.body) !== filter.source) return false;
   return true;
 }
