@@ -54,8 +54,8 @@ export class JournalIntake {
   readonly #events: IntakeEvents;
   readonly #supervisor: ConnectionSupervisor;
   #link: InboundLink | undefined;
-  /** Messages received and not yet on disk. */
-  #writing = 0;
+  /** Appends of messages received and not yet on disk. */
+  readonly #writing = new Set<Promise<unknown>>();
   /** Acceptances of this turn, for the current link. */
   #accepting: WireSettlement[] = [];
   #acceptScheduled = false;
@@ -113,7 +113,10 @@ export class JournalIntake {
     this.#stopListening();
     this.#supervisor.stop();
     const deadline = Date.now() + timeoutMs;
-    while (this.#writing > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.allSettled([...this.#writing]), timeout]);
+    clearTimeout(timer);
     this.#flushAcceptances();
     await this.#supervisor.settled();
     await this.#supervisor.takeLink()?.close(Math.max(0, deadline - Date.now()));
@@ -141,22 +144,22 @@ export class JournalIntake {
       },
       arrival.body,
     );
-    this.#writing++;
-    this.#store.append(line).then(
+    const written = this.#store.append(line).then(
       () => {
-        this.#writing--;
+        this.#writing.delete(written);
         if (id !== undefined) this.#remember(id);
         if (this.#link === link) this.#accept(link, arrival);
         this.#topUp();
       },
       (error: unknown) => {
-        this.#writing--;
+        this.#writing.delete(written);
         if (this.#failed) return;
         // Not on disk: never accepted. Nothing more is taken; the broker keeps the rest.
         this.#failed = true;
         this.#events.diskFailed(error);
       },
     );
+    this.#writing.add(written);
   }
 
   #accept(link: InboundLink, arrival: Arrival): void {
@@ -190,7 +193,7 @@ export class JournalIntake {
     }
     const link = this.#link;
     if (link === undefined || link.state !== 'open' || full || this.#failed) return;
-    const want = this.#settings.window - this.#writing - link.outstandingCredit;
+    const want = this.#settings.window - this.#writing.size - link.outstandingCredit;
     // In steps of a quarter of the window, not a flow frame per message, unless the broker has none.
     if (want >= Math.max(1, Math.ceil(this.#settings.window / 4)) || (want > 0 && link.outstandingCredit === 0)) link.addCredit(want);
   }
