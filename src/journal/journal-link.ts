@@ -95,8 +95,8 @@ export class JournalLink implements InboundLink {
     if (this.#again.length > 0) void this.#pump();
   }
 
+  /** Nothing to detach: the link is down at once (what is not settled is handed out again by the next link). */
   close(): Promise<void> {
-    if (this.#state === 'open') this.#state = 'closing';
     this.#stopListening();
     this.#state = 'down';
     return Promise.resolve();

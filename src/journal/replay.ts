@@ -36,8 +36,8 @@ export class ReplayLineError extends Error {
 
 /**
  * @internal The lines of a `pull` archive (a file) or of a consumer's journal (a directory: its
- * `segments/*.jsonl` in order), oldest first, that pass `filter`. Reads as it goes (memory does
- * not grow with the file). An incomplete last line (a run killed mid-write: its message was never
+ * `segments/*.jsonl` in order), oldest first, that pass `filter`, read in chunks of 256 KiB
+ * as they are asked for (no benchmark yet measures its memory). An incomplete last line (a run killed mid-write: its message was never
  * accepted) is skipped, as `pull` and the journal cut it off themselves.
  */
 export async function* replayLines(path: string, filter: ReplayFilter = {}): AsyncGenerator<ReplayedLine> {
