@@ -42,6 +42,7 @@ export type { OutreachConsumerEvents, ErrorSource } from './consumer/events.js';
 export type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from './connection/events.js';
 export type { OutreachLogger } from './logger.js';
 export type { TelemetryOptions } from './telemetry/options.js';
+export type { JournalOptions, JournalHealth, JournalFullInfo } from './journal/options.js';
 export type { ReconnectOptions } from './connection/backoff.js';
 export { DuplicateFilter } from './consumer/duplicate-filter.js';
 export type { DuplicateFilterOptions } from './consumer/duplicate-filter.js';

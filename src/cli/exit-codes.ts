@@ -19,6 +19,8 @@ export const EXIT = {
   authentication: 5,
   /** Logged in, but the broker refused the queue (no permission, or no such queue). */
   queue: 6,
+  /** Journal mode: the journal's directory is held by another consumer, or cannot be written. */
+  journal: 7,
 } as const;
 
 /** What to print and return for an error the library classified. */
@@ -49,6 +51,10 @@ export function failureFor(code: OutreachErrorCode): Failure {
       return { exitCode: EXIT.authentication, fix: 'check CIVITAS_USERNAME and CIVITAS_PASSWORD against what Civitas gave you' };
     case 'QUEUE_UNAVAILABLE':
       return { exitCode: EXIT.queue, fix: 'check CIVITAS_QUEUE: the user may read only the queue Civitas named for it' };
+    case 'JOURNAL_IN_USE':
+      return { exitCode: EXIT.journal, fix: 'another consumer holds this journal directory: stop it, or give this one its own directory' };
+    case 'JOURNAL_FAILED':
+      return { exitCode: EXIT.journal, fix: 'check that the journal directory can be written and its file system has room' };
     // Codes a command should not meet (decoding, settling, the iterator): a bug to report.
     case 'DECODE_FAILED':
     case 'INVALID_PROPERTY_VALUE':

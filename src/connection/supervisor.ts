@@ -41,6 +41,10 @@ export class ConnectionSupervisor implements LinkSource {
     return this.#link;
   }
 
+  get brokerLink(): InboundLink | undefined {
+    return this.#link;
+  }
+
   /** The generation of the newest link (one per attempt). */
   get generation(): number {
     return this.#generation;
@@ -141,7 +145,8 @@ export class ConnectionSupervisor implements LinkSource {
         if (afterLoss) this.#reconnects++;
         const info = { endpoint: endpoint.label, containerId: link.containerId };
         this.#logger.info(info, 'connected');
-        this.#events.open(link, info, afterLoss);
+        this.#events.open(link, afterLoss);
+        this.#events.connected(info);
         return;
       } catch (error) {
         let err = asConnectionError(error);
@@ -169,7 +174,8 @@ export class ConnectionSupervisor implements LinkSource {
     this.#link = undefined;
     const info = { endpoint: link.endpoint.label, containerId: link.containerId, error };
     this.#logger.warn({ endpoint: info.endpoint, containerId: info.containerId, code: error?.code }, 'disconnected');
-    this.#events.down(generation, info);
+    this.#events.down(generation);
+    this.#events.disconnected(info);
     if (this.#stopped.signal.aborted) return;
     if (error !== undefined) this.#events.error(error, !error.retryable);
     if (error !== undefined && !error.retryable) {

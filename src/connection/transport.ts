@@ -80,9 +80,16 @@ export interface LinkSourceEvents {
   /** A drain on `link` is over; `answered` when the peer answered it. */
   drained(link: InboundLink, answered: boolean): void;
   /** A link is open (the first, or after a loss when `afterLoss`). */
-  open(link: InboundLink, info: ConnectionInfo, afterLoss: boolean): void;
+  open(link: InboundLink, afterLoss: boolean): void;
   /** The open link of `generation` was lost; the source opens another unless stopped or fatal. */
-  down(generation: number, info: DisconnectInfo): void;
+  down(generation: number): void;
+  /**
+   * A connection to the broker is open (the consumer's `connected` event). With the supervisor it
+   * follows `open`; a journal's link is not a connection, its intake's are.
+   */
+  connected(info: ConnectionInfo): void;
+  /** A connection to the broker was lost (the consumer's `disconnected` event), after its `down` if it was the link's. */
+  disconnected(info: DisconnectInfo): void;
   /** About to try again. */
   reconnecting(info: ReconnectInfo): void;
   /** An error, retryable or not (`fatal`). */
@@ -99,6 +106,8 @@ export interface LinkSourceEvents {
 export interface LinkSource {
   /** The open link, if any. */
   readonly link: InboundLink | undefined;
+  /** The open link to the broker, if any: the same as `link`, or a journal's intake. */
+  readonly brokerLink: InboundLink | undefined;
   /** The generation of the newest link (one per attempt). */
   readonly generation: number;
   /** Links reopened after a loss. */

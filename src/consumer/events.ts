@@ -3,6 +3,7 @@ import type { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachDelivery, SettleOutcome } from '../delivery/delivery.js';
 import type { CloseReport, InvalidMessage } from './options.js';
 import type { OutageInfo, RecoveryInfo } from './outage.js';
+import type { JournalFullInfo } from '../journal/options.js';
 
 /**
  * Where an error on the `error` event came from.
@@ -53,6 +54,12 @@ export interface OutreachConsumerEvents {
   outage: [info: OutageInfo];
   /** A delivery was accepted after an outage: full flow resumes. */
   recovered: [info: RecoveryInfo];
+  /**
+   * Journal mode: the journal is full (`info.full`), so nothing more is taken from the broker,
+   * which keeps the rest, until your code settles enough; or it has room again. Nothing unsettled
+   * is deleted to make room.
+   */
+  journalFull: [info: JournalFullInfo];
   /** The consumer is closed (or failed); the report counts what became of every delivery. */
   closed: [report: CloseReport];
 }

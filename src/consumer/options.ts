@@ -7,6 +7,7 @@ import type { DeliveryMetadata } from '../delivery/delivery.js';
 import type { OutreachLogger } from '../logger.js';
 import type { OutageOptions } from './outage.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
+import type { JournalHealth, JournalOptions } from '../journal/options.js';
 
 /** A message that could not be decoded, as handed to `onInvalid` and the `invalid` event. */
 export interface InvalidMessage extends DeliveryMetadata {
@@ -131,6 +132,15 @@ export interface OutreachConsumerOptions<A = Outreach> {
    */
   readonly outage?: OutageOptions | false;
   /**
+   * Journal mode: each message is written to a local journal and fsynced before it is accepted on
+   * the broker, at the broker's pace whatever your code does; your code reads from the journal,
+   * through the same strategies, events, outage handling, pause and close. A restart resumes at
+   * the first line not settled. What fails for good goes to the journal's own dead letters, never
+   * to the broker's DLQ. The journal holds student data. See [docs/journal.md](../../docs/journal.md).
+   * @defaultValue off
+   */
+  readonly journal?: JournalOptions;
+  /**
    * Where the consumer logs; pino-compatible. Never receives passwords, bodies or student data.
    * A method that throws is ignored and reported once as a process warning (`OUTREACH_LOGGER_THREW`;
    * see {@link OutreachLogger}): your logger cannot crash or stall the consumer.
@@ -235,6 +245,11 @@ export interface ConsumerHealth {
   readonly paused: boolean;
   /** The outage under way, if any: since when, and how its probes went. */
   readonly outage: OutageHealth | undefined;
+  /**
+   * Journal mode: the journal's figures (`undefined` when off, or before it is open). `connected`
+   * and `endpoint` are then the broker's; `credit`, `held` and the rest are the journal's.
+   */
+  readonly journal?: JournalHealth | undefined;
 }
 
 /** The outage part of {@link ConsumerHealth}. */

@@ -3,9 +3,9 @@ import '../async-dispose.js'; // for its types only: [Symbol.asyncDispose] witho
 import { EventEmitter } from 'eventemitter3';
 import { sleep } from '../timers.js';
 import type { AckContext } from '../ack/strategy.js';
-import type { ConnectionInfo, DisconnectInfo } from '../connection/events.js';
 import { ConnectionSupervisor } from '../connection/supervisor.js';
-import type { Arrival, InboundLink, LinkSource } from '../connection/transport.js';
+import type { Arrival, InboundLink, LinkSource, LinkSourceEvents } from '../connection/transport.js';
+import { JournalSource } from '../journal/journal-source.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { Outreach } from '../message/outreach.js';
 import { CreditGate } from './credit-gate.js';
@@ -73,8 +73,10 @@ import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIM
  */
 export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsumerEvents> implements AsyncIterable<OutreachDelivery<A>> {
   readonly #settings: ConsumerSettings<A>;
-  /** Keeps the link open: the connection supervisor over the broker's endpoints. */
+  /** Keeps the link open: the connection supervisor over the broker's endpoints, or the journal. */
   readonly #supervisor: LinkSource;
+  /** The same source in journal mode (`undefined` when off). */
+  readonly #journal: JournalSource | undefined;
   readonly #gate: CreditGate;
   readonly #table: InFlightTable<A>;
   readonly #dispatcher: Dispatcher<A>;
@@ -131,15 +133,24 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       },
       () => this.#outage?.active ?? false,
     );
-    this.#supervisor = new ConnectionSupervisor(settings.endpoints, settings.link, settings.reconnect, settings.logger, {
+    const sourceEvents: LinkSourceEvents = {
       arrived: (generation, arrival) => this.#onArrival(generation, arrival),
       drained: (link, answered) => this.#gate.onDrained(link, answered),
-      open: (link, info, afterLoss) => this.#onOpen(link, info, afterLoss),
-      down: (generation, info) => this.#onDown(generation, info),
+      open: (link, afterLoss) => this.#onOpen(link, afterLoss),
+      connected: (info) => this.#fire('connected', info),
+      down: (generation) => this.#onDown(generation),
+      disconnected: (info) => this.#fire('disconnected', info),
       reconnecting: (info) => this.#fire('reconnecting', info),
       error: (error, fatal) => this.#reportError(error, 'connection', fatal),
       fatal: (error) => this.#fail(error),
-    });
+    };
+    if (settings.journal === undefined) {
+      this.#supervisor = new ConnectionSupervisor(settings.endpoints, settings.link, settings.reconnect, settings.logger, sourceEvents);
+    } else {
+      const journal = new JournalSource({ ...settings, journal: settings.journal }, { ...sourceEvents, full: (info) => this.#fire('journalFull', info) });
+      this.#supervisor = journal;
+      this.#journal = journal;
+    }
     // Each delivery waiting out a retry delay listens on these signals.
     setMaxListeners(this.#listenerLimit, this.#stopWaiting.signal);
     setMaxListeners(this.#listenerLimit, this.#wakeWaits.signal);
@@ -340,7 +351,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
 
   /** A snapshot for readiness probes: connected, credit, work in hand, last delivery, reconnects, pause and outage. */
   health(): ConsumerHealth {
-    const link = this.#supervisor.link;
+    const link = this.#supervisor.brokerLink;
     return {
       state: this.#state,
       connected: link?.state === 'open',
@@ -355,6 +366,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       counts: { ...this.#table.counts },
       paused: this.#gate.paused,
       outage: this.#outage?.health(),
+      ...(this.#journal === undefined ? {} : { journal: this.#journal.health() }),
     };
   }
 
@@ -377,7 +389,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       queue: this.#settings.link.queue.replace(/^queue:\/\//, ''),
       held: () => this.#table.size,
       outage: () => this.#outage?.health() !== undefined,
-      endpoint: () => this.#supervisor.link?.endpoint,
+      endpoint: () => this.#supervisor.brokerLink?.endpoint,
       logger: this.#settings.logger,
     });
   }
@@ -406,10 +418,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     return this.#supervisor.start();
   }
 
-  #onOpen(link: InboundLink, info: ConnectionInfo, afterLoss: boolean): void {
+  #onOpen(link: InboundLink, afterLoss: boolean): void {
     this.#state = 'open';
     this.#settler = new Settler(link, this.#settlePolicy);
-    this.#fire('connected', info);
     // After a loss, probes of the lost link went with it (a link reopened for a probe is not a loss).
     if (afterLoss) this.#outage?.reconnected();
     this.#gate.attach(link);
@@ -417,9 +428,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#maybePark(); // reopened while paused (a reconnect): nothing to receive
   }
 
-  #onDown(generation: number, info: DisconnectInfo): void {
+  #onDown(generation: number): void {
     this.#gate.detach();
-    this.#fire('disconnected', info);
     this.#table.loseGeneration(generation);
     // Retry delays of the lost deliveries end now: the broker has them again, and waiting on would
     // hold their slots (and count them in health()) beside their redelivery.

@@ -8,6 +8,7 @@ import { OutreachError } from '../errors/outreach-error.js';
 import { checkMaxBytes, DEFAULT_MAX_BODY_BYTES, type DecodeOptions } from '../message/decode.js';
 import { resolveTelemetry, type TelemetrySettings } from '../telemetry/options.js';
 import { resolveLogger, type OutreachLogger } from '../logger.js';
+import { resolveJournal, type JournalSettings } from '../journal/options.js';
 import type { InvalidMessage, InvalidMessagePolicy, OutreachConsumerOptions } from './options.js';
 import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DELAY_MS, type OutageSettings } from './outage.js';
 
@@ -52,6 +53,8 @@ export interface ConsumerSettings<A> {
   readonly outage: OutageSettings | undefined;
   /** `undefined` when telemetry is turned off. */
   readonly telemetry: TelemetrySettings;
+  /** `undefined` unless journal mode is on. */
+  readonly journal: JournalSettings | undefined;
 }
 
 /**
@@ -117,6 +120,7 @@ export function resolveSettings<A>(options: OutreachConsumerOptions<A>): Consume
     logger: resolveLogger(options.logger),
     outage: resolveOutage(options.outage),
     telemetry: resolveTelemetry(options.telemetry),
+    journal: resolveJournal(options.journal),
   };
 }
 

@@ -24,6 +24,9 @@
  *   broker will deliver the message again.
  * - `HANDLER_FAILED`: the user's handler, hook or sink threw; the original error is the `cause`.
  * - `ITERATOR_IN_USE`: a second async iterator was asked of a consumer.
+ * - `JOURNAL_IN_USE`: journal mode: another consumer (process) holds the journal's directory.
+ * - `JOURNAL_FAILED`: journal mode: the journal could not be opened, written or fsynced (a full
+ *   disk, permissions). Fatal: nothing more is accepted on the broker; what is on disk is kept.
  * - `CLOSED`: the consumer is closed or closing.
  */
 export type OutreachErrorCode =
@@ -39,6 +42,8 @@ export type OutreachErrorCode =
   | 'DELIVERY_LOST'
   | 'HANDLER_FAILED'
   | 'ITERATOR_IN_USE'
+  | 'JOURNAL_IN_USE'
+  | 'JOURNAL_FAILED'
   | 'CLOSED';
 
 /** Options accepted by the {@link OutreachError} constructor. */

@@ -63,6 +63,10 @@ export class JournalIntake {
   readonly #written = new Set<string | number>();
   #full = false;
   #failed = false;
+  /** Messages received so far (to tell whether any came during a drain). */
+  #received = 0;
+  /** The drain under way: its answer, and the count of messages received when it began. */
+  #drain: { readonly answer: Promise<boolean>; readonly resolve: (dry: boolean) => void; readonly from: number } | undefined;
   readonly #stopListening: () => void;
 
   constructor(store: JournalStore, settings: IntakeSettings, events: IntakeEvents) {
@@ -71,17 +75,19 @@ export class JournalIntake {
     this.#events = events;
     this.#supervisor = new ConnectionSupervisor(settings.endpoints, settings.link, settings.reconnect, settings.logger, {
       arrived: (generation, arrival) => this.#onArrival(generation, arrival),
-      drained: () => this.#topUp(),
-      open: (link, info) => {
+      drained: (_link, dry) => this.#onDrained(dry),
+      open: (link) => {
         this.#link = link;
-        events.connected(info);
         this.#topUp();
       },
-      down: (_generation, info) => {
+      connected: (info) => events.connected(info),
+      down: () => {
         this.#link = undefined;
         this.#accepting = [];
-        events.disconnected(info);
+        this.#drain?.resolve(false);
+        this.#drain = undefined;
       },
+      disconnected: (info) => events.disconnected(info),
       reconnecting: (info) => events.reconnecting(info),
       error: (error, fatal) => events.error(error, fatal),
       fatal: (error) => events.fatal(error),
@@ -108,6 +114,32 @@ export class JournalIntake {
     return this.#supervisor.start();
   }
 
+  /**
+   * Whether the broker has nothing more for now: drains the broker link (AMQP drain), waits for the
+   * lines of what came meanwhile to be written, and resolves `true` only if nothing came. `false`
+   * without asking while there is no link, the journal is full or a write failed.
+   */
+  brokerDry(): Promise<boolean> {
+    if (this.#drain !== undefined) return this.#drain.answer;
+    const link = this.#link;
+    if (link === undefined || link.state !== 'open' || this.#full || this.#failed) return Promise.resolve(false);
+    let resolve!: (dry: boolean) => void;
+    const answer = new Promise<boolean>((r) => (resolve = r));
+    this.#drain = { answer, resolve, from: this.#received };
+    if (link.outstandingCredit === 0) link.addCredit(1); // a drain with no credit asks nothing
+    link.drain();
+    return answer;
+  }
+
+  async #onDrained(dry: boolean): Promise<void> {
+    const drain = this.#drain;
+    this.#topUp();
+    if (drain === undefined) return;
+    await Promise.allSettled([...this.#writing]);
+    this.#drain = undefined;
+    drain.resolve(dry && this.#received === drain.from && !this.#failed);
+  }
+
   /** Stops taking messages: waits for the lines being written, accepts them, and closes the link. */
   async close(timeoutMs: number): Promise<void> {
     this.#stopListening();
@@ -118,6 +150,8 @@ export class JournalIntake {
     await Promise.race([Promise.allSettled([...this.#writing]), timeout]);
     clearTimeout(timer);
     this.#flushAcceptances();
+    this.#drain?.resolve(false);
+    this.#drain = undefined;
     await this.#supervisor.settled();
     await this.#supervisor.takeLink()?.close(Math.max(0, deadline - Date.now()));
   }
@@ -125,6 +159,7 @@ export class JournalIntake {
   #onArrival(generation: number, arrival: Arrival): void {
     const link = this.#link;
     if (link === undefined || !this.#supervisor.isCurrent(generation)) return;
+    this.#received++;
     const id = arrival.messageId;
     if (id !== undefined && this.#written.has(id)) {
       // Its line is on disk already (its acceptance was lost with a connection).
@@ -192,7 +227,7 @@ export class JournalIntake {
       this.#events.full(full);
     }
     const link = this.#link;
-    if (link === undefined || link.state !== 'open' || full || this.#failed) return;
+    if (link === undefined || link.state !== 'open' || link.draining || full || this.#failed) return;
     const want = this.#settings.window - this.#writing.size - link.outstandingCredit;
     // In steps of a quarter of the window, not a flow frame per message, unless the broker has none.
     if (want >= Math.max(1, Math.ceil(this.#settings.window / 4)) || (want > 0 && link.outstandingCredit === 0)) link.addCredit(want);

@@ -10,6 +10,18 @@ export interface DeadLetterSink {
   add(line: string, number: number, reason: string): Promise<void>;
 }
 
+/** @internal What a journal link asks of its owner. */
+export interface JournalLinkHooks {
+  /**
+   * Asked when a drain finds no line to hand out: whether whatever feeds the journal has nothing
+   * more either (the intake drains the broker). The drain is answered dry only then.
+   * @defaultValue always dry
+   */
+  readonly upstreamDry?: () => Promise<boolean>;
+  /** Run by close(), after the link is down (the owner closes what it opened), within the time left. */
+  readonly afterClose?: (timeoutMs: number) => Promise<void>;
+}
+
 /** The token of a journal arrival: its line number. */
 interface LineToken {
   readonly line: number;
@@ -44,8 +56,16 @@ export class JournalLink implements InboundLink {
   /** Counts raised by retries in this process. */
   readonly #raised = new Map<number, number>();
   #pumping = false;
+  readonly #upstreamDry: () => Promise<boolean>;
+  readonly #afterClose: (timeoutMs: number) => Promise<void>;
+  /** Waiting on {@link JournalLink.#upstreamDry} for a drain. */
+  #askingUpstream = false;
+  /** Dead letters being written: close() waits for them. */
+  readonly #deadLettering = new Set<Promise<void>>();
 
-  constructor(store: JournalStore, deadLetters: DeadLetterSink, events: InboundEvents, onError: (error: unknown) => void) {
+  constructor(store: JournalStore, deadLetters: DeadLetterSink, events: InboundEvents, onError: (error: unknown) => void, hooks: JournalLinkHooks = {}) {
+    this.#upstreamDry = hooks.upstreamDry ?? (() => Promise.resolve(true));
+    this.#afterClose = hooks.afterClose ?? (() => Promise.resolve());
     this.#store = store;
     this.#deadLetters = deadLetters;
     this.#events = events;
@@ -89,17 +109,28 @@ export class JournalLink implements InboundLink {
       else if (outcome === 'retried') {
         this.#raised.set(line, (this.#raised.get(line) ?? 0) + 1);
         this.#again.push(line);
-      } else void this.#deadLetter(line, reason ?? '');
+      } else {
+        const written = this.#deadLetter(line, reason ?? '').finally(() => this.#deadLettering.delete(written));
+        this.#deadLettering.add(written);
+      }
     }
     if (done.length > 0) this.#settleLines(done);
     if (this.#again.length > 0) void this.#pump();
   }
 
-  /** Nothing to detach: the link is down at once (what is not settled is handed out again by the next link). */
-  close(): Promise<void> {
+  /**
+   * Nothing to detach: the link is down at once (what is not settled is handed out again by the
+   * next link); resolves once the dead letters being written are on disk, or after `timeoutMs`.
+   */
+  async close(timeoutMs = 0): Promise<void> {
     this.#stopListening();
     this.#state = 'down';
-    return Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    const deadline = Date.now() + timeoutMs;
+    await Promise.race([Promise.allSettled([...this.#deadLettering]), timeout]);
+    clearTimeout(timer);
+    await this.#afterClose(Math.max(0, deadline - Date.now()));
   }
 
   #settleLines(lines: readonly number[]): void {
@@ -132,17 +163,43 @@ export class JournalLink implements InboundLink {
         this.#events.arrived(this.#arrival(line, text));
       }
       if (this.#draining && this.#state === 'open') {
-        // Nothing more to hand out now (or the credit is used up): the drain is over.
-        const dry = this.#credit > 0;
-        this.#credit = 0;
-        this.#draining = false;
-        this.#events.drained(dry);
+        if (this.#credit === 0) this.#endDrain(false); // used up: over, not dry
+        else void this.#askUpstream();
       }
     } catch (error) {
       this.#onError(error);
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Nothing to hand out: the drain is dry if upstream has nothing either; lines that came meanwhile go out first. */
+  async #askUpstream(): Promise<void> {
+    if (this.#askingUpstream) return;
+    this.#askingUpstream = true;
+    let dry = false;
+    try {
+      dry = await this.#upstreamDry();
+    } catch (error) {
+      this.#onError(error);
+    } finally {
+      this.#askingUpstream = false;
+    }
+    if (!this.#draining || this.#state !== 'open') return;
+    if (this.#again.length > 0 || this.#hasNew()) return void this.#pump();
+    this.#endDrain(dry);
+  }
+
+  #endDrain(dry: boolean): void {
+    this.#credit = 0;
+    this.#draining = false;
+    this.#events.drained(dry);
+  }
+
+  #hasNew(): boolean {
+    let n = this.#next;
+    while (n < this.#store.durable && this.#store.isSettled(n)) n++;
+    return n < this.#store.durable;
   }
 
   #nextNew(): number | undefined {

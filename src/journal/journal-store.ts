@@ -70,6 +70,8 @@ export class JournalStore {
   /** Lines at or above the cursor that are settled. */
   readonly #settledAbove = new Set<number>();
   #cursorWrite: Promise<void> = Promise.resolve();
+  /** A cursor write that has not started yet. */
+  #cursorQueued: Promise<void> | undefined;
   #closed = false;
   readonly #onDurable = new Set<() => void>();
   readonly #onSettled = new Set<() => void>();
@@ -201,16 +203,28 @@ export class JournalStore {
 
   /**
    * Marks lines as settled (done with by the handler); resolves once the cursor on disk says so.
-   * Calls made together share one cursor write.
+   * Calls made while a cursor write is under way share the next one.
    */
   settle(lines: readonly number[]): Promise<void> {
     for (const n of lines) if (n >= this.#cursor && n < this.#next) this.#settledAbove.add(n);
     this.#advance();
     for (const listener of this.#onSettled) listener();
-    const cursor = this.#cursor;
-    const settled = [...this.#settledAbove].sort((a, b) => a - b);
-    this.#cursorWrite = this.#cursorWrite.then(() => writeCursor(this.dir, cursor, settled));
-    return this.#cursorWrite;
+    return this.#saveCursor();
+  }
+
+  /**
+   * Writes the cursor after the write under way, if any: calls made while one waits share it (it
+   * reads the cursor when it starts). A failed write fails every later one: nothing is trusted.
+   */
+  #saveCursor(): Promise<void> {
+    if (this.#cursorQueued !== undefined) return this.#cursorQueued;
+    const queued = this.#cursorWrite.then(() => {
+      this.#cursorQueued = undefined;
+      return writeCursor(this.dir, this.#cursor, [...this.#settledAbove].sort((a, b) => a - b));
+    });
+    this.#cursorQueued = queued;
+    this.#cursorWrite = queued;
+    return queued;
   }
 
   /** Whether line `n` is settled. */

@@ -18,6 +18,8 @@ const CODES: Record<OutreachErrorCode, true> = {
   DELIVERY_LOST: true,
   HANDLER_FAILED: true,
   ITERATOR_IN_USE: true,
+  JOURNAL_IN_USE: true,
+  JOURNAL_FAILED: true,
   CLOSED: true,
 };
 
