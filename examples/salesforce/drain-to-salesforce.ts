@@ -20,6 +20,15 @@
 // (External ID, Unique) and an integration user with API Enabled and Edit on Task: see
 // docs/salesforce.md. The queue: CIVITAS_URL & co. as in the other examples; with a real queue it
 // runs until SIGINT/SIGTERM, or until the queue is dry with CIVITAS_EXIT_WHEN_DRAINED=1.
+//
+// It runs in journal mode (docs/journal.md): every outreach is on this machine's disk before the
+// broker forgets it, a Salesforce outage of days waits in the journal rather than on Civitas'
+// broker, a mapping bug can be repaired by replaying the journal, and what Salesforce refuses for
+// good stays in the journal's own dead letters. CIVITAS_JOURNAL_DIR names the directory (default
+// ./civitas-journal; a temporary one on the embedded defaults). It holds student data: protect it.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import jsforce from 'jsforce';
 import { OutreachConsumer } from 'civitas-outreach';
 import { exampleConnection } from '../dev-broker.js';
@@ -56,13 +65,19 @@ let created = 0;
 let updated = 0;
 let deadLettered = 0;
 
+const temporaryJournal = embedded && process.env.CIVITAS_JOURNAL_DIR === undefined;
+const journalDir = temporaryJournal ? await mkdtemp(join(tmpdir(), 'civitas-journal-')) : (process.env.CIVITAS_JOURNAL_DIR ?? './civitas-journal');
+console.log(`journal mode: ${journalDir}`);
+
 const consumer = new OutreachConsumer({
   ...options,
   prefetch: 2 * concurrency,
+  journal: { dir: journalDir },
   ...salesforceConsumerOptions({
     onDeadLetter: (delivery, error) => {
       deadLettered++;
-      // Keep your own copy here (a file, a table): the broker's dead-letter queue is Civitas'.
+      // In journal mode it stays in the journal's dead letters (npx civitas-outreach dead-letters
+      // --journal DIR), never in the broker's DLQ, which is Civitas'.
       console.error(`giving up on outreach ${delivery.outreach.outreachId}: ${(error as Error).message}`);
     },
     // The stand-in's rate limit is over at once; a real org's daily limit is not.
@@ -105,5 +120,8 @@ if (embedded || process.env.CIVITAS_EXIT_WHEN_DRAINED === '1') {
     console.log(`the stand-in holds ${standIn.tasks.size} Tasks (one per outreach and student) for ${samples} sample outreach, from ${requests} upsert requests`);
     await standIn.close();
   }
+  const journal = consumer.health().journal;
+  if (journal !== undefined) console.log(`the journal keeps ${journal.bytes} bytes for replay, ${journal.unhandled} outreach unhandled`);
+  if (temporaryJournal) await rm(journalDir, { recursive: true, force: true });
   await stop();
 }

@@ -56,6 +56,9 @@ describe('examples on the embedded default', () => {
     expect(stored, out).not.toBeNull();
     expect(out).toContain(`the stand-in holds ${stored![1]} Tasks (one per outreach and student) for 200 sample outreach`);
     expect(out).toMatch(/closed: \{[\s\S]*accepted: 200/);
+    // In journal mode: everything handled from the journal, which keeps it for replay.
+    expect(out).toContain('journal mode: ');
+    expect(out).toMatch(/the journal keeps [1-9]\d* bytes for replay, 0 outreach unhandled/);
   });
 
   it('manual-ack.ts settles each delivery itself: retry, reject, and the forgotten one released at close', async () => {
