@@ -150,12 +150,43 @@ describe('journal mode', () => {
   });
 
   it("'drained' waits for the broker too, then fires once the journal is done", async () => {
-    q.publish(QUEUE, ...makeOutreachMessages(12));
-    const consumer = journalConsumer({ prefetch: 3 });
+    q.publish(QUEUE, ...makeOutreachMessages(30));
+    // A window of 2: the journal runs dry many times before the broker does.
+    const consumer = journalConsumer({ prefetch: 3, journal: { dir, window: 2 } });
     let handled = 0;
     const drained = new Promise<number>((resolve) => consumer.once('drained', () => resolve(handled)));
+    await consumer.start(async () => {
+      handled++;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    });
+    expect(await drained).toBe(30);
+    expect(q.depth(QUEUE)).toBe(0);
+  });
+
+  it('pause() holds the handler, not the intake: the broker goes on being drained into the journal', async () => {
+    q.publish(QUEUE, ...makeOutreachMessages(20));
+    const consumer = journalConsumer({ prefetch: 2 });
+    let handled = 0;
+    consumer.pause();
     await consumer.start(async () => void handled++);
-    expect(await drained).toBe(12);
+    await until(() => q.stats(QUEUE).dequeued === 20, 'the broker drained while paused');
+    expect(handled).toBe(0);
+    expect(consumer.health().connected).toBe(true);
+    consumer.resume();
+    await until(() => handled === 20, 'all handled after resume()');
+  });
+
+  it('a retry() hands the line out again with its delivery count raised; the broker saw one delivery', async () => {
+    const [id] = q.publish(QUEUE, ...makeOutreachMessages(1));
+    const counts: number[] = [];
+    const consumer = journalConsumer({ strategy: atLeastOnce({ maxAttempts: 5, retryDelayMs: () => 0 }) });
+    await consumer.start(async (d) => {
+      counts.push(d.deliveryCount);
+      if (counts.length < 3) throw new Error('not yet');
+    });
+    await until(() => consumer.health().counts.accepted === 1, 'accepted on the third attempt');
+    expect(counts).toEqual([0, 1, 2]);
+    expect(q.deliveries(QUEUE, id!)).toHaveLength(1);
   });
 
   it('the journal files are created 0600', async () => {
