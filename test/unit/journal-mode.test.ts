@@ -163,6 +163,16 @@ describe('journal mode', () => {
     expect(q.depth(QUEUE)).toBe(0);
   });
 
+  it("'drained' does not fire while the journal is dry but the broker is slow to send the rest", async () => {
+    q.publish(QUEUE, ...makeOutreachMessages(6));
+    q.faults.delayDeliveries(120); // longer than the consumer's quiet period before it asks for a drain
+    const consumer = journalConsumer({ prefetch: 3, journal: { dir, window: 1 } });
+    let handled = 0;
+    const drained = new Promise<number>((resolve) => consumer.once('drained', () => resolve(handled)));
+    await consumer.start(async () => void handled++);
+    expect(await drained).toBe(6);
+  });
+
   it('pause() holds the handler, not the intake: the broker goes on being drained into the journal', async () => {
     q.publish(QUEUE, ...makeOutreachMessages(20));
     const consumer = journalConsumer({ prefetch: 2 });
