@@ -150,7 +150,7 @@ export class JournalSource implements LinkSource {
         disconnected: (info) => this.#events.disconnected(info),
         reconnecting: (info) => this.#events.reconnecting(info),
         error: (error, fatal) => this.#events.error(error, fatal),
-        fatal: (error) => this.#fail(error),
+        fatal: (error) => this.#fail(error, true), // its error event came first
         diskFailed: (error) => this.#fail(journalError(error, 'could not write to the journal')),
         full: (full) => {
           logger.warn({ full, unhandledBytes: store.unsettledBytes }, full ? 'journal full: nothing more is taken from the broker' : 'journal has room again');
@@ -199,10 +199,11 @@ export class JournalSource implements LinkSource {
     }
   }
 
-  #fail(error: OutreachError): void {
+  /** Fatal: the intake stops for good, and the consumer fails. */
+  #fail(error: OutreachError, reported = false): void {
     if (this.#failed) return;
     this.#failed = true;
-    this.#events.error(error, true);
+    if (!reported) this.#events.error(error, true);
     this.stop();
     this.#events.fatal(error);
   }

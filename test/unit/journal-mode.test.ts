@@ -199,6 +199,29 @@ describe('journal mode', () => {
     expect(q.deliveries(QUEUE, id!)).toHaveLength(1);
   });
 
+  it('a refused login fails the consumer as without a journal: start() rejects, one error event; the state stays open across a lost connection', async () => {
+    q.faults.refuseNextLogin(1);
+    const a = journalConsumer();
+    const errors: string[] = [];
+    a.on('error', (e) => void errors.push(e.code));
+    const error = await a.start(async () => undefined).then(() => undefined, (e: unknown) => e as OutreachError);
+    expect(error?.code).toBe('AUTHENTICATION_FAILED');
+    expect(errors).toEqual(['AUTHENTICATION_FAILED']);
+    expect(a.state).toBe('failed');
+    await a.close();
+
+    q.publish(QUEUE, ...makeOutreachMessages(3));
+    const b = journalConsumer();
+    let handled = 0;
+    await b.start(async () => void handled++);
+    await until(() => handled === 3, 'the messages handled by a second consumer on the same journal');
+    const disconnected = new Promise<void>((resolve) => b.once('disconnected', () => resolve()));
+    q.faults.dropConnections();
+    await disconnected;
+    expect(b.state).toBe('open');
+    await until(() => b.health().connected && b.health().reconnects === 1, 'the intake reconnected');
+  });
+
   it('the journal files are created 0600', async () => {
     q.publish(QUEUE, ...makeOutreachMessages(2));
     const consumer = journalConsumer();
