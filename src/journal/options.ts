@@ -42,6 +42,7 @@ export interface JournalOptions {
 
 /** The journal part of {@link ConsumerHealth}. */
 export interface JournalHealth {
+  /** The journal's directory. */
   readonly dir: string;
   /** Whether the journal is full: nothing is taken from the broker until your code settles more. */
   readonly full: boolean;
@@ -49,6 +50,7 @@ export interface JournalHealth {
   readonly unhandled: number;
   /** Their bytes; the journal is full at `maxUnhandledBytes`. */
   readonly unhandledBytes: number;
+  /** The `journal.maxUnhandledBytes` in force. */
   readonly maxUnhandledBytes: number;
   /** Bytes of the journal on disk, settled lines kept for replay included. */
   readonly bytes: number;
@@ -56,8 +58,11 @@ export interface JournalHealth {
 
 /** What the `journalFull` event tells: the journal became full, or has room again. */
 export interface JournalFullInfo {
+  /** `true`: the journal became full; `false`: it has room again. */
   readonly full: boolean;
+  /** Bytes of the lines not yet settled by your code, now. */
   readonly unhandledBytes: number;
+  /** The `journal.maxUnhandledBytes` in force. */
   readonly maxUnhandledBytes: number;
 }
 
