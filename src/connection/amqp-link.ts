@@ -28,6 +28,14 @@ export interface LinkSettings {
 /** How long a drain may go without an answer or a message before the link stops waiting. */
 const DRAIN_ANSWER_TIMEOUT_MS = 10_000;
 
+/** @internal How often the stall watchdog looks, at most (so a stall is found within idleTimeoutMs + this). */
+export const STALL_CHECK_MS = 500;
+/**
+ * @internal Beyond half of idleTimeoutMs (when a peer that heeds it sends an empty frame, as
+ * ActiveMQ's proton does), how long a silence may last before the link counts as stalled.
+ */
+export const HEARTBEAT_GRACE_MS = 1000;
+
 const CA_ADVICE = "TLS certificate not trusted ({code}); pass the broker's CA as the ca option";
 const NAME_ADVICE =
   'TLS certificate does not match the host name ({code}{reason}); connect with a host name the certificate names (for Amazon MQ, the endpoint the AWS console shows, not an IP address), or set servername to it';
@@ -71,9 +79,14 @@ export class AmqpLink implements InboundLink {
   #drain: ReturnType<typeof setTimeout> | undefined;
   readonly #password: string;
   readonly #username: string;
+  readonly #idleTimeoutMs: number;
+  /** When the peer last sent anything (epoch ms), once the connection is open. */
+  #heardAt = 0;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
 
   private constructor(endpoint: BrokerEndpoint, settings: LinkSettings) {
     this.endpoint = endpoint;
+    this.#idleTimeoutMs = settings.idleTimeoutMs;
     this.#container = rhea.create_container({ id: this.containerId });
     this.#password = settings.password;
     this.#username = settings.username;
@@ -86,6 +99,16 @@ export class AmqpLink implements InboundLink {
   /** Whether the link is open and its deliveries can still be settled. */
   get alive(): boolean {
     return this.#state === 'open';
+  }
+
+  /**
+   * Since when the broker has said nothing, when that silence is longer than its heartbeats allow
+   * (half of `idleTimeoutMs`, and a second of grace): a stall, before the link is given up at
+   * `idleTimeoutMs`. `undefined` while the broker is heard.
+   */
+  get silentSince(): Date | undefined {
+    if (this.#state !== 'open' || this.#heardAt === 0) return undefined;
+    return Date.now() - this.#heardAt > this.#idleTimeoutMs / 2 + HEARTBEAT_GRACE_MS ? new Date(this.#heardAt) : undefined;
   }
 
   /** Credit granted to the broker and not yet used by a message. */
@@ -182,6 +205,7 @@ export class AmqpLink implements InboundLink {
       });
       connection.on('connection_open', () => {
         amqpOpen = true;
+        this.#watch(connection);
         const receiver = connection.open_receiver({
           source: settings.browse === true ? { address: settings.queue, distribution_mode: 'copy' as const } : { address: settings.queue },
           autoaccept: false,
@@ -336,6 +360,26 @@ export class AmqpLink implements InboundLink {
     });
   }
 
+  /**
+   * The stall watchdog. rhea gives a silent peer twice the idle timeout it advertised, and a
+   * second more to close: 31 s for the default 15 s, with health saying `open` throughout. The
+   * timeout is what the peer promised to heed (AMQP 1.0, 2.4.5), so the link is given up once
+   * nothing at all, not even an empty frame, came for `idleTimeoutMs`; `silentSince` tells of the
+   * stall before that.
+   */
+  #watch(connection: Connection): void {
+    this.#heardAt = Date.now();
+    socketOf(connection)?.on?.('data', () => (this.#heardAt = Date.now()));
+    this.#watchdog = setInterval(() => {
+      const silentMs = Date.now() - this.#heardAt;
+      // Before the link is open the connect timeout watches the attempt.
+      if (this.#state !== 'open' || silentMs <= this.#idleTimeoutMs) return;
+      const message = `${this.endpoint.label}: the broker sent nothing for ${silentMs} ms, not even a heartbeat, beyond idleTimeoutMs (${this.#idleTimeoutMs} ms): the connection stalled`;
+      this.#lost(new OutreachError('CONNECTION_FAILED', message, { retryable: true }));
+    }, Math.min(STALL_CHECK_MS, Math.max(100, Math.floor(this.#idleTimeoutMs / 4))));
+    this.#watchdog.unref?.();
+  }
+
   #lost(error: OutreachError | undefined): void {
     if (this.#state === 'down') return;
     const events = this.#events;
@@ -347,6 +391,8 @@ export class AmqpLink implements InboundLink {
 
   #destroy(): void {
     this.#state = 'down';
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
     clearTimeout(this.#drain);
     this.#drain = undefined;
     this.#granted = 0;

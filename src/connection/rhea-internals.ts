@@ -14,6 +14,7 @@ export interface RheaSocket {
   /** Node's `closed` (streams since Node 18): true from destroy() on, before 'close' is emitted. */
   closed?: boolean;
   once(event: 'close', listener: () => void): unknown;
+  on?(event: 'data', listener: () => void): unknown;
 }
 
 /** @internal A connection's socket (`connection.socket`), if it has one. */

@@ -63,6 +63,8 @@ export interface InboundLink {
   readonly outstandingCredit: number;
   /** Whether a drain is waiting for the peer's answer. */
   readonly draining: boolean;
+  /** Since when the peer has been silent for longer than its heartbeats allow (a stall), if it is. */
+  readonly silentSince: Date | undefined;
   /** Grants `n` more arrivals. */
   addCredit(n: number): void;
   /** Asks the peer to use the credit it holds now or give it up; `drained` follows. */

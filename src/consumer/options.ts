@@ -239,6 +239,13 @@ export interface ConsumerHealth {
   readonly lastDeliveryAt: Date | undefined;
   /** How many times the consumer reconnected after losing a link. */
   readonly reconnects: number;
+  /**
+   * Set while the connection looks stalled: the broker has sent nothing since this instant, not
+   * even a heartbeat, for longer than its heartbeats allow (half of `idleTimeoutMs`, and a second).
+   * `connected` is still `true` then; once `idleTimeoutMs` has passed in silence the connection is
+   * given up (a `CONNECTION_FAILED` naming the idle timeout) and the consumer reconnects.
+   */
+  readonly stalledSince: Date | undefined;
   /** Settle counts so far. */
   readonly counts: SettleCounts;
   /** Whether {@link OutreachConsumer.pause} is in force. */

@@ -363,6 +363,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       waitingRetries: this.#table.failed,
       lastDeliveryAt: this.#lastDeliveryAt === 0 ? undefined : new Date(this.#lastDeliveryAt),
       reconnects: this.#supervisor.reconnects,
+      stalledSince: link?.state === 'open' ? link.silentSince : undefined,
       counts: { ...this.#table.counts },
       paused: this.#gate.paused,
       outage: this.#outage?.health(),

@@ -87,6 +87,11 @@ export class JournalLink implements InboundLink {
     return this.#draining;
   }
 
+  /** A journal is never silent. */
+  get silentSince(): Date | undefined {
+    return undefined;
+  }
+
   addCredit(n: number): void {
     if (n <= 0 || this.#state !== 'open') return;
     this.#credit += n;

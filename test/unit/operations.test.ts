@@ -294,6 +294,7 @@ describe('health() (operations.md, "Health probes")', () => {
         waitingRetries: 0,
         lastDeliveryAt: undefined,
         reconnects: 0,
+        stalledSince: undefined,
         counts: zero,
         paused: false,
         outage: undefined,

@@ -14,6 +14,7 @@ class RecordingLink implements InboundLink {
   state: LinkState = 'open';
   readonly outstandingCredit = 0;
   readonly draining = false;
+  readonly silentSince = undefined;
   readonly written: { id: number; outcome: WireOutcome }[][] = [];
   addCredit(): void {}
   drain(): void {}
