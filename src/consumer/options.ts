@@ -117,9 +117,10 @@ export interface OutreachConsumerOptions<A = Outreach> {
    */
   readonly connectTimeoutMs?: number;
   /**
-   * AMQP idle timeout offered to the broker. rhea declares a broker dead after twice this long
-   * without a frame (plus a second), so a half-open connection is noticed after about 31 s by
-   * default; the broker sends a heartbeat every half of it.
+   * AMQP idle timeout offered to the broker, which sends an empty frame every half of it when it
+   * has nothing else to send. A connection from which nothing came for this long is given up (a
+   * `CONNECTION_FAILED` naming it) and the consumer reconnects: a half-open connection is found
+   * within this and half a second. `health().stalledSince` shows the silence before that.
    * @defaultValue `15000`
    */
   readonly idleTimeoutMs?: number;

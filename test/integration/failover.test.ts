@@ -54,7 +54,11 @@ function observe(consumer: OutreachConsumer<Outreach>) {
   consumer.on('connected', (info) => timeline.push({ event: 'connected', endpoint: info.endpoint }));
   consumer.on('disconnected', (info) => timeline.push({ event: 'disconnected', endpoint: info.endpoint }));
   consumer.on('reconnecting', (info) => timeline.push({ event: 'reconnecting', endpoint: info.endpoint }));
-  consumer.on('error', (error, source) => errors.push({ code: error.code, source, retryable: error.retryable }));
+  const errorMessages: string[] = [];
+  consumer.on('error', (error, source) => {
+    errors.push({ code: error.code, source, retryable: error.retryable });
+    errorMessages.push(error.message);
+  });
   /** Every delivery the handler got, per outreachId: its delivery counts, in order. */
   const seen = new Map<string, number[]>();
   let handled = 0;
@@ -67,6 +71,7 @@ function observe(consumer: OutreachConsumer<Outreach>) {
   };
   return {
     timeline,
+    errorMessages,
     errors,
     seen,
     record,
@@ -198,7 +203,7 @@ describe('a half-open connection (the network goes silent, nothing is closed)', 
       await sleep(2);
     });
 
-    // rhea notices the silence (no heartbeat for twice idleTimeoutMs), gives up on A, moves to B.
+    // The link's watchdog notices the silence (nothing for idleTimeoutMs), gives up on A, moves to B.
     await waitWhileAlive(consumer, () => o.events('connected').length === 2, () => 'the consumer to give up on the silent endpoint', 60_000);
     expect(o.timeline.slice(0, 4)).toEqual([
       { event: 'connected', endpoint: label(a.port) },
@@ -214,6 +219,37 @@ describe('a half-open connection (the network goes silent, nothing is closed)', 
     expect(o.seen.get(frozenId!)!.length).toBeGreaterThanOrEqual(2);
     expectRedeliveriesCounted(o.seen);
     expect(o.errors.filter((e) => e.source === 'connection').every((e) => e.code === 'CONNECTION_FAILED' && e.retryable)).toBe(true);
+  });
+});
+
+describe('stalls on the real broker', () => {
+  it("a quiet connection lives on ActiveMQ's heartbeats alone; a frozen one shows in health, then is given up at idleTimeoutMs", async () => {
+    const p = await proxy();
+    const queue = uniqueQueue('stall');
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue, { url: url(p), idleTimeoutMs: 2_000, reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } }));
+    consumers.push(consumer);
+    const o = observe(consumer);
+    await consumer.start(async () => undefined);
+    // Four idle timeouts with nothing to send: ActiveMQ's empty frames (at half our timeout) keep it.
+    let stalledWhileQuiet = 0;
+    for (let i = 0; i < 80; i++) {
+      await sleep(100);
+      if (consumer.health().stalledSince !== undefined) stalledWhileQuiet++;
+    }
+    expect({ disconnects: o.events('disconnected').length, stalledWhileQuiet }).toEqual({ disconnects: 0, stalledWhileQuiet: 0 });
+
+    const frozenAt = Date.now();
+    p.freeze();
+    let stalledSince: Date | undefined;
+    await waitWhileAlive(consumer, () => {
+      const h = consumer.health();
+      if (h.connected && h.stalledSince !== undefined) stalledSince ??= h.stalledSince;
+      return o.events('disconnected').length === 1;
+    }, () => 'the consumer to give up on the frozen connection', 30_000);
+    console.log(`frozen connection given up after ${Date.now() - frozenAt} ms (idleTimeoutMs 2000); health said stalled since ${stalledSince?.toISOString()}`);
+    expect(stalledSince).toBeDefined();
+    expect(o.errors.at(-1)).toEqual({ code: 'CONNECTION_FAILED', source: 'connection', retryable: true });
+    expect(o.errorMessages.at(-1)).toMatch(/beyond idleTimeoutMs \(2000 ms\): the connection stalled/);
   });
 });
 
