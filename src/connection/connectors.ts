@@ -61,3 +61,12 @@ export function connectorFor(endpoint: BrokerEndpoint): { readonly connect?: Rhe
     },
   };
 }
+
+/**
+ * @internal For an in-process endpoint, whether a connector serves it now (a knock on its port);
+ * `undefined` for any other endpoint (knock on its TCP port instead).
+ */
+export function isServed(endpoint: BrokerEndpoint): boolean | undefined {
+  if (endpoint.tls || !endpoint.host.endsWith(IN_PROCESS_HOST_SUFFIX)) return undefined;
+  return connectors.has(endpoint.host);
+}

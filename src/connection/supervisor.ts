@@ -1,8 +1,8 @@
-import { sleep } from '../timers.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachLogger } from '../logger.js';
 import { AmqpLink, type LinkSettings } from './amqp-link.js';
-import { backoffDelay, type ReconnectOptions } from './backoff.js';
+import { roundDelay, type ReconnectOptions } from './backoff.js';
+import { notServed, waitForService } from './endpoint-watch.js';
 import type { BrokerEndpoint } from './endpoints.js';
 import type { InboundLink, LinkSource, LinkSourceEvents } from './transport.js';
 
@@ -118,18 +118,26 @@ export class ConnectionSupervisor implements LinkSource {
     const stopped = this.#stopped.signal;
     const closed = (): OutreachError => new OutreachError('CLOSED', `the consumer was closed while ${afterLoss ? 'reconnecting' : 'connecting'}`);
     let failures = 0;
+    const count = this.#endpoints.length;
+    /** Endpoints whose last attempt found their port not served: knocked on while waiting. */
+    const refusing = new Set<number>();
     for (;;) {
       if (stopped.aborted) throw closed();
-      const endpoint = this.#endpoints[this.#endpointIndex % this.#endpoints.length]!;
-      this.#endpointIndex++;
+      let index = this.#endpointIndex % count;
       if (afterLoss || failures > 0) {
-        const delayMs = backoffDelay(failures, this.#reconnect);
-        const info = { endpoint: endpoint.label, attempt: failures + 1, delayMs };
+        const delayMs = roundDelay(failures, count, this.#reconnect);
+        const info = { endpoint: this.#endpoints[index]!.label, attempt: failures + 1, delayMs };
         this.#events.reconnecting(info);
         this.#logger.info(info, 'reconnecting');
-        await sleep(delayMs, stopped);
+        const serving = await waitForService(this.#endpoints, [...refusing], delayMs, stopped);
         if (stopped.aborted) throw closed();
+        if (serving !== undefined) {
+          index = serving;
+          this.#logger.info({ endpoint: this.#endpoints[index]!.label }, 'the endpoint accepts connections now: trying it at once');
+        }
       }
+      this.#endpointIndex = index + 1;
+      const endpoint = this.#endpoints[index]!;
       const generation = ++this.#generation;
       try {
         const link = await AmqpLink.open(endpoint, this.#settings, {
@@ -154,6 +162,8 @@ export class ConnectionSupervisor implements LinkSource {
         // closing wins over the attempt's failure.
         if (stopped.aborted) throw new OutreachError('CLOSED', closed().message, { cause: err });
         if (err.code === 'CLOSED') throw err;
+        if (notServed(err)) refusing.add(index);
+        else refusing.delete(index);
         failures++;
         if (err.retryable && failures >= this.#reconnect.maxAttempts) {
           // Out of attempts: the consumer stops, so the error it reports is no longer retryable.
