@@ -103,5 +103,5 @@ describe('failover to a standby that starts to serve while the consumer waits', 
     const share = Date.now() - servedAt;
     console.log(`connected ${share} ms after the standby's port accepted (the back-off would have waited >= 10,000 ms)`);
     expect(connected).toEqual([`amqp://127.0.0.1:${active.port}`, `amqp://127.0.0.1:${standby.port}`]);
-  });
+  }, 15_000);
 });
