@@ -2,7 +2,9 @@
 // one KahaDB directory, the standby waiting on the store's file lock. The consumer process has
 // both endpoints; 10,000 persistent outreach drain into PostgreSQL; the active broker is killed
 // with SIGKILL mid-drain, the standby takes over, then the new active one is killed too (the
-// first restarted as the standby by then). The table must end exact: each outreach once.
+// first restarted as the standby by then). The table must end exact: each outreach once. Then a
+// long outage: both brokers down for 45 s, so the consumer is deep in its back-off (waits of 15 to
+// 30 s) when one comes back; it must connect within moments of the broker serving.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -121,4 +123,43 @@ it('survives two kill -9 failovers of a shared-store pair mid-drain of 10,000 ou
   }
   expect(consumer.exit?.code).toBe(0);
   expect(leakCheck('failover', pair.active.password, [consumer])).toEqual([]);
+});
+
+it('after a long outage (both brokers down 45 s, the consumer deep in its back-off) connects the moment a broker serves', async () => {
+  const run = runId();
+  const queue = `reliab.outage.${run}`;
+  const schema = await sinkSchema(pool, `outage_${run}`);
+  const messages = distinctiveMessages(2_000, run, 11);
+  // Whichever broker of the pair serves now (the first test leaves either) gets the messages.
+  const serving = [pair.active, pair.standby];
+  await pair.active.kill();
+  await pair.standby.kill();
+  await pair.active.restart();
+  await send(pair.active, queue, asOutgoing(messages));
+  const consumer = new ConsumerProcess(consumerSettings(serving, queue, schema, { name: 'long-outage', handlerDelayMs: 3 }));
+  try {
+    await consumer.waitFor('connected');
+    const count = (): Promise<number> => sinkCounts(pool, schema).then((c) => c.rows);
+    await until(count, (n) => n >= 300, '300 stored before the outage', 120_000);
+    const killedAt = Date.now();
+    await pair.active.kill();
+    await sleep(45_000);
+    const offset = brokerLogSize(pair.active);
+    await pair.active.restart();
+    const lines = brokerLog(pair.active, offset).split('\n');
+    const started = lines.find((l) => STARTED_RE.test(l));
+    expect(started, 'the broker served again').toBeDefined();
+    const servingAt = lineTime(started!);
+    const connected = await consumer.waitFor('connected', 120_000, killedAt + 45_000);
+    const handled = await consumer.waitFor('first-handled', 120_000, killedAt + 45_000);
+    console.log(
+      `[reliability] long outage: broker serving ${servingAt - killedAt} ms after the kill; consumer connected ${connected.at - servingAt} ms ` +
+        `and first message handled ${handled.at - servingAt} ms after the broker served (its back-off wait was up to 30,000 ms)`,
+    );
+    await until(count, (n) => n >= messages.length, `all ${messages.length} stored`, 300_000);
+    await expectExact(pool, schema, messages.map((m) => m.outreachId), 100, (r) => `long outage: ${r.rows}/${messages.length} stored, ${r.missing} missing, ${r.duplicates} repeats`);
+  } finally {
+    await consumer.stop();
+  }
+  expect(consumer.exit?.code).toBe(0);
 });
