@@ -21,7 +21,7 @@ export type { OutreachErrorCode, OutreachErrorOptions } from './errors/outreach-
 // The consumer
 export { OutreachConsumer } from './consumer/outreach-consumer.js';
 export type { OutreachHandler } from './consumer/dispatcher.js';
-export { DEFAULT_PREFETCH } from './consumer/settings.js';
+export { DEFAULT_PREFETCH, DEFAULT_MAX_HELD_BYTES } from './consumer/settings.js';
 export type {
   OutreachConsumerOptions,
   StartOptions,

@@ -10,6 +10,18 @@ import type { InboundLink } from '../connection/transport.js';
  */
 export const DRY_CHECK_QUIET_MS = 50;
 
+/** @internal The byte budget of held bodies (`maxHeldBytes`) and the table's figures against it. */
+export interface ByteBudget {
+  readonly maxBytes: number;
+  /** Bytes of the bodies held now. */
+  readonly held: () => number;
+  /** The largest body seen so far (0 before the first). */
+  readonly largest: () => number;
+  /** What a body counts before the first is seen: the largest the decoder takes. */
+  readonly firstGuess: number;
+}
+const UNLIMITED: ByteBudget = { maxBytes: Number.POSITIVE_INFINITY, held: () => 0, largest: () => 0, firstGuess: 1 };
+
 /** @internal What becomes of an arriving message: to user code (`admit`), as an outage probe, or straight back. */
 export interface Admission {
   readonly admit: boolean;
@@ -58,7 +70,11 @@ export class CreditGate {
   #dryCheck: ReturnType<typeof setTimeout> | undefined;
   #dryCheckAt = 0;
 
-  constructor(prefetch: number, slots: () => number, held: () => number, onDry: () => void, inOutage: () => boolean) {
+  /** The byte budget of held bodies, and what is held against it. */
+  readonly #budget: ByteBudget;
+
+  constructor(prefetch: number, slots: () => number, held: () => number, onDry: () => void, inOutage: () => boolean, budget: ByteBudget = UNLIMITED) {
+    this.#budget = budget;
     this.#prefetch = prefetch;
     this.#slots = slots;
     this.#held = held;
@@ -88,9 +104,10 @@ export class CreditGate {
     return this.#probes;
   }
 
-  /** Credit granted on the current link and not yet used. */
+  /** Credit granted on the current link and not yet used (none once it is closing: a parked link). */
   get credit(): number {
-    return this.#link?.outstandingCredit ?? 0;
+    const link = this.#link;
+    return link?.state === 'open' ? link.outstandingCredit : 0;
   }
 
   /** A new link is open: grant its credit. */
@@ -162,11 +179,26 @@ export class CreditGate {
       if (want > 0) link.addCredit(want);
       return;
     }
-    const free = this.#prefetch - this.#slots() - link.outstandingCredit;
+    const free = Math.min(this.#prefetch - this.#slots(), this.#fitting()) - link.outstandingCredit;
     // Grant in steps of a quarter of the window, not one flow frame per message, unless the
     // broker has no credit at all.
     const step = Math.max(1, Math.ceil(this.#prefetch / 4));
     if (free >= step || (free > 0 && link.outstandingCredit === 0)) link.addCredit(free);
+  }
+
+  /**
+   * How many more messages the byte budget lets in, counting the largest body seen so far for
+   * each: what is held and that many stay within `maxHeldBytes` (but for a body larger than any
+   * before it). At least one when nothing is held, so a single body over the budget goes through.
+   * Before the first body is seen, each counts at the largest body the decoder takes
+   * (`maxBodyBytes`): the first one's size then decides the rest.
+   */
+  #fitting(): number {
+    const { maxBytes, held, largest, firstGuess } = this.#budget;
+    if (maxBytes === Number.POSITIVE_INFINITY) return maxBytes;
+    const size = largest() === 0 ? firstGuess : largest();
+    const more = Math.max(0, Math.floor((maxBytes - held()) / size));
+    return this.#held() === 0 ? Math.max(1, more) : more;
   }
 
   /**

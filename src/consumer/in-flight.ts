@@ -14,6 +14,8 @@ export type Phase = 'buffered' | 'handler' | 'invalid' | 'failed' | 'commit' | '
 
 interface Held {
   readonly generation: number;
+  /** The size of its body ({@link bodyBytes}). */
+  readonly bytes: number;
   phase: Phase;
   /** The outage detector has been told of a failure of this delivery. */
   failureNoted: boolean;
@@ -38,6 +40,10 @@ export class InFlightTable<A> {
   /** How many held deliveries are in each phase (the buffer is the `buffered` ones, in arrival order). */
   readonly #inPhase: Record<Phase, number> = { buffered: 0, handler: 0, invalid: 0, failed: 0, commit: 0, done: 0 };
   #wake: (() => void)[] = [];
+  /** Bytes of the bodies held. */
+  #bytes = 0;
+  /** The largest body held so far (0 before the first). */
+  #largest = 0;
 
   constructor(onFreed: () => void) {
     this.#onFreed = onFreed;
@@ -56,6 +62,16 @@ export class InFlightTable<A> {
   /** Deliveries held. */
   get size(): number {
     return this.#held.size;
+  }
+
+  /** Bytes of the bodies of the deliveries held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The largest body seen so far (0 before the first): what one more message may bring. */
+  get largest(): number {
+    return this.#largest;
   }
 
   /** Deliveries received and not yet handed out. */
@@ -84,8 +100,14 @@ export class InFlightTable<A> {
   }
 
   #add(delivery: OutreachDelivery<unknown>, generation: number, phase: Phase): void {
-    this.#held.set(delivery, { generation, phase, failureNoted: false });
+    const bytes = bodyBytes(delivery.body);
+    this.#held.set(delivery, { generation, bytes, phase, failureNoted: false });
     this.#inPhase[phase]++;
+    this.#bytes += bytes;
+    const first = this.#largest === 0 && bytes > 0;
+    if (bytes > this.#largest) this.#largest = bytes;
+    // The first body's size is known: the byte budget can now say how many more fit.
+    if (first) queueMicrotask(this.#onFreed);
     this.notify();
   }
 
@@ -245,8 +267,22 @@ export class InFlightTable<A> {
     const held = this.#held.get(delivery);
     if (held === undefined) return false;
     this.#inPhase[held.phase]--;
+    this.#bytes -= held.bytes;
     this.#held.delete(delivery);
     if (tell) this.#onFreed();
     return true;
   }
+}
+
+/**
+ * @internal The size of a body as held: a string's length (a character is a byte in V8 for
+ * Latin-1 text, two otherwise), bytes' length, an AMQP section's content; 0 for anything else.
+ */
+export function bodyBytes(body: unknown): number {
+  if (typeof body === 'string') return body.length;
+  if (body instanceof Uint8Array) return body.byteLength;
+  const content = (body as { content?: unknown } | null | undefined)?.content;
+  if (typeof content === 'string') return content.length;
+  if (content instanceof Uint8Array) return content.byteLength;
+  return 0;
 }

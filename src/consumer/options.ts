@@ -71,6 +71,17 @@ export interface OutreachConsumerOptions<A = Outreach> {
    */
   readonly prefetch?: number;
   /**
+   * The most bytes of message bodies held in this process at once, whatever `prefetch` says:
+   * credit is granted only for as many more messages as fit, each counted at the largest body
+   * seen so far. A backlog of campaign-sized messages (a 40,000-student campaign is about 6 MB)
+   * then holds a few at a time, not `prefetch` of them; small messages never meet it. A body
+   * larger than any before it can go over by itself, and one body larger than the whole budget
+   * still goes through, alone. The process's memory for a held message is a few times its body
+   * (the body, and the decoded outreach of those in your code): docs/operations.md.
+   * @defaultValue 32 MiB ({@link DEFAULT_MAX_HELD_BYTES})
+   */
+  readonly maxHeldBytes?: number;
+  /**
    * How many failed deliveries may wait out their retry delay outside the `prefetch` budget. A
    * delivery waiting to be retried holds no handler slot, and up to this many hold no prefetch
    * slot either, so a few poison messages waiting 1, 2, 4… seconds do not stop the good ones
@@ -232,6 +243,8 @@ export interface ConsumerHealth {
   readonly held: number;
   /** Failed deliveries waiting out a retry delay (or the strategy's decision). */
   readonly waitingRetries: number;
+  /** Bytes of the bodies held (against `maxHeldBytes`). */
+  readonly heldBytes: number;
   /** Deliveries your code is working on now. */
   readonly inFlight: number;
   /** Deliveries received and not yet handed to your code. */

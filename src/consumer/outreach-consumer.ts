@@ -132,6 +132,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
         this.#fire('drained');
       },
       () => this.#outage?.active ?? false,
+      { maxBytes: settings.maxHeldBytes, held: () => this.#table.bytes, largest: () => this.#table.largest, firstGuess: settings.decode.maxBytes ?? settings.maxHeldBytes },
     );
     const sourceEvents: LinkSourceEvents = {
       arrived: (generation, arrival) => this.#onArrival(generation, arrival),
@@ -361,6 +362,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       inFlight: this.#table.inHandler,
       buffered: this.#table.buffered,
       waitingRetries: this.#table.failed,
+      heldBytes: this.#table.bytes,
       lastDeliveryAt: this.#lastDeliveryAt === 0 ? undefined : new Date(this.#lastDeliveryAt),
       reconnects: this.#supervisor.reconnects,
       stalledSince: link?.state === 'open' ? link.silentSince : undefined,

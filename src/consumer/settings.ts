@@ -16,6 +16,8 @@ import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DEL
 
 /** Default `prefetch`: small, because each Civitas message can list many students. */
 export const DEFAULT_PREFETCH = 20;
+/** Default `maxHeldBytes`: 32 MiB of bodies (a handful of campaign-sized messages; thousands of small ones). */
+export const DEFAULT_MAX_HELD_BYTES = 32 * 1024 * 1024;
 /** @internal Default `maxWaitingRetries`, per unit of `prefetch`. */
 export const WAITING_RETRIES_PER_PREFETCH = 10;
 /** @internal */
@@ -43,6 +45,7 @@ export interface ConsumerSettings<A> {
   readonly link: LinkSettings;
   readonly reconnect: Required<ReconnectOptions>;
   readonly prefetch: number;
+  readonly maxHeldBytes: number;
   readonly maxWaitingRetries: number;
   readonly strategy: AckStrategy<A>;
   readonly decode: DecodeOptions<A>;
@@ -112,6 +115,7 @@ export function resolveSettings<A>(options: OutreachConsumerOptions<A>): Consume
     },
     reconnect: resolvedReconnect,
     prefetch,
+    maxHeldBytes: integer('maxHeldBytes', options.maxHeldBytes, DEFAULT_MAX_HELD_BYTES, 1, Number.MAX_SAFE_INTEGER),
     maxWaitingRetries: integer('maxWaitingRetries', options.maxWaitingRetries, WAITING_RETRIES_PER_PREFETCH * prefetch, 0, 10_000_000),
     strategy,
     decode: options.codec === undefined ? { maxBytes } : { maxBytes, codec: options.codec },

@@ -3,6 +3,7 @@
 // connection, the ways close() is called and cut short, work still in your code at the deadline,
 // and every field of health(). Each on the in-process dev queue, through the public API only, read
 // from the queue's own record of each delivery.
+import { bodyBytes } from '../../src/consumer/in-flight.js';
 import { describe, expect, it } from 'vitest';
 import {
   atLeastOnce,
@@ -292,6 +293,7 @@ describe('health() (operations.md, "Health probes")', () => {
         inFlight: 0,
         buffered: 0,
         waitingRetries: 0,
+        heldBytes: 0,
         lastDeliveryAt: undefined,
         reconnects: 0,
         stalledSince: undefined,
@@ -301,6 +303,10 @@ describe('health() (operations.md, "Health probes")', () => {
       };
       expect(consumer.health()).toEqual(quiet);
 
+      // Bytes of the bodies held, by message id (the three queued, then the two published later).
+      const sizes = new Map(q.browse('h').map((m) => [m.messageId, bodyBytes(m.body)]));
+      const poisonBody = JSON.stringify(messages(1, 101)[0]);
+      const bytes = (...ids: string[]): number => ids.reduce((n, id) => n + (id === 'poison' ? poisonBody.length : sizes.get(id)!), 0);
       const blocker = gate();
       const before = Date.now();
       const started = consumer.start(async (d) => {
@@ -315,7 +321,7 @@ describe('health() (operations.md, "Health probes")', () => {
       await until(() => consumer.health().buffered === 2, 'one in the handler, two buffered');
       const endpoint = `amqp://${q.host}:5672`;
       const open = consumer.health();
-      expect(open).toEqual({ ...quiet, state: 'open', connected: true, endpoint, credit: 1, held: 3, inFlight: 1, buffered: 2, lastDeliveryAt: expect.any(Date) });
+      expect(open).toEqual({ ...quiet, state: 'open', connected: true, endpoint, credit: 1, held: 3, heldBytes: bytes('blocker', 'buffered', 'buffered 2'), inFlight: 1, buffered: 2, lastDeliveryAt: expect.any(Date) });
       expect(open.lastDeliveryAt!.getTime()).toBeGreaterThanOrEqual(before);
       expect(open.lastDeliveryAt!.getTime()).toBeLessThanOrEqual(Date.now());
 
@@ -326,12 +332,12 @@ describe('health() (operations.md, "Health probes")', () => {
       expect(q.faults.dropConnections()).toBe(1);
       await until(() => consumer.health().reconnects === 1 && consumer.health().buffered === 3, 'reconnected, the three again behind the lost blocker');
       const lost = { ...zero, lost: 3 };
-      expect(reconnecting[0]).toEqual({ ...open, state: 'reconnecting', connected: false, endpoint: undefined, credit: 0, held: 1, buffered: 0, counts: lost });
-      expect(consumer.health()).toEqual({ ...open, credit: 0, held: 4, buffered: 3, reconnects: 1, lastDeliveryAt: expect.any(Date), counts: lost });
+      expect(reconnecting[0]).toEqual({ ...open, state: 'reconnecting', connected: false, endpoint: undefined, credit: 0, held: 1, heldBytes: bytes('blocker'), buffered: 0, counts: lost });
+      expect(consumer.health()).toEqual({ ...open, credit: 0, held: 4, heldBytes: bytes('blocker', 'blocker', 'buffered', 'buffered 2'), buffered: 3, reconnects: 1, lastDeliveryAt: expect.any(Date), counts: lost });
       blocker.open(); // the lost blocker's handler ends (its acceptance cannot be sent); the three are accepted
       await until(() => consumer.health().counts.accepted === 3 && consumer.health().credit === 4, 'the three accepted');
       const reconnected = consumer.health();
-      expect(reconnected).toEqual({ ...open, credit: 4, held: 0, inFlight: 0, buffered: 0, reconnects: 1, lastDeliveryAt: expect.any(Date), counts: { ...lost, accepted: 3 } });
+      expect(reconnected).toEqual({ ...open, credit: 4, held: 0, heldBytes: 0, inFlight: 0, buffered: 0, reconnects: 1, lastDeliveryAt: expect.any(Date), counts: { ...lost, accepted: 3 } });
       expect(reconnected.lastDeliveryAt!.getTime()).toBeGreaterThanOrEqual(open.lastDeliveryAt!.getTime());
       expect(q.deliveries('h', 'blocker').map((d) => [d.deliveryCount, d.settlement])).toEqual([
         [0, 'returned-on-connection-loss'],
@@ -340,10 +346,10 @@ describe('health() (operations.md, "Health probes")', () => {
 
       // A failed delivery waiting out its retry delay: held, outside the prefetch budget.
       const published = Date.now();
-      q.publish('h', { body: JSON.stringify(messages(1, 101)[0]), messageId: 'poison' });
+      q.publish('h', { body: poisonBody, messageId: 'poison' });
       await until(() => consumer.health().waitingRetries === 1 && consumer.health().credit === 4, 'the poison waiting');
       const waiting = consumer.health();
-      expect(waiting).toEqual({ ...reconnected, held: 1, waitingRetries: 1, lastDeliveryAt: expect.any(Date) });
+      expect(waiting).toEqual({ ...reconnected, held: 1, heldBytes: bytes('poison'), waitingRetries: 1, lastDeliveryAt: expect.any(Date) });
       expect(waiting.lastDeliveryAt!.getTime()).toBeGreaterThanOrEqual(published); // the poison's arrival
 
       // An outage: the waiting poison is handed back, and so is the failure that began it; with
@@ -351,6 +357,9 @@ describe('health() (operations.md, "Health probes")', () => {
       const outageBegan = Date.now();
       q.publish('h', { body: JSON.stringify(messages(1, 102)[0]), messageId: 'down' });
       await until(() => consumer.health().outage !== undefined && consumer.health().held === 0 && !consumer.health().connected, 'the outage, nothing held, the link closed');
+      // The link is closing: its hand-backs reach the queue as their frames arrive, and it is gone
+      // once the queue has seen it detach (what the broker sent it meanwhile changes lastDeliveryAt).
+      await until(() => q.connections === 0 && ends(q, 'h', 'poison')[0] !== undefined && ends(q, 'h', 'down')[0] !== undefined, 'the link gone, both hand-backs at the queue');
       const inOutage = consumer.health();
       expect(inOutage).toEqual({
         ...waiting,
@@ -358,6 +367,7 @@ describe('health() (operations.md, "Health probes")', () => {
         endpoint: undefined,
         credit: 0,
         held: 0,
+        heldBytes: 0,
         waitingRetries: 0,
         lastDeliveryAt: expect.any(Date),
         counts: { ...lost, accepted: 3, released: 2 },

@@ -59,7 +59,9 @@ describe('runHandler', () => {
         if (++calls <= 5) throw new Error('ECONNREFUSED');
       },
       [...makeOutreachMessages(8, { seed: 20 })],
-      { strategy: atLeastOnce({ retryDelayMs: 0 }), outage: { probeDelayMs: 20 } },
+      // A short retry delay: at start the consumer takes two messages until it has seen a body's
+      // size (maxHeldBytes / maxBodyBytes), so an instant retry would meet the same message again.
+      { strategy: atLeastOnce({ retryDelayMs: 50 }), outage: { probeDelayMs: 20 } },
     );
     expect(result.complete).toBe(true);
     expect(result.outages).toHaveLength(1);
