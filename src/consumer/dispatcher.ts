@@ -2,13 +2,13 @@ import { defaultRetryDelayMs } from '../ack/retry-policy.js';
 import type { Arrival } from '../connection/transport.js';
 import type { AckContext } from '../ack/strategy.js';
 import { OutreachError } from '../errors/outreach-error.js';
-import { decodeOutreach } from '../message/decode.js';
+import { decodeOutreach, type DecodeOptions } from '../message/decode.js';
 import type { OutreachDecodeError } from '../message/decode-error.js';
 import type { Outreach } from '../message/outreach.js';
 import type { CreditGate } from './credit-gate.js';
 import { OutreachDelivery, type SettlementInbox } from '../delivery/delivery.js';
 import type { ErrorSource } from './events.js';
-import type { InFlightTable } from './in-flight.js';
+import { bodyBytes, type InFlightTable } from './in-flight.js';
 import type { InvalidMessage } from './options.js';
 import type { Instrumentation } from '../telemetry/instrumentation.js';
 import { INVALID_HOOK_ATTEMPTS, LOGGED_ISSUES, type ConsumerSettings } from './settings.js';
@@ -78,7 +78,14 @@ export class Dispatcher<A> {
       void this.#handleInvalid(delivery, decoded.left).finally(() => table.finish(delivery));
       return;
     }
-    const delivery = new OutreachDelivery<A>(decoded.right, arrival, inbox);
+    // A big body that will wait in the buffer keeps only its text there: its decoded tree (as big
+    // again) is made once more when the delivery is handed out. Checked here, so an undecodable
+    // one still goes to onInvalid at once; small bodies are decoded once.
+    const waits = this.#handler === undefined || table.inHandler >= this.#concurrency;
+    const delivery =
+      waits && bodyBytes(arrival.body) >= DECODE_AGAIN_MIN_BYTES
+        ? new OutreachDelivery<A>(undefined as A, arrival, inbox, () => decodeAgain(arrival.body, settings.decode))
+        : new OutreachDelivery<A>(decoded.right, arrival, inbox);
     if (probe) this.#host.probeAdmitted(delivery);
     try {
       settings.strategy.onReceive?.(delivery, this.#host.context);
@@ -250,4 +257,14 @@ function settleAfterStrategyError(delivery: OutreachDelivery<unknown>): void {
 export function asSettleError(error: unknown): OutreachError {
   if (error instanceof OutreachError) return error;
   return new OutreachError('HANDLER_FAILED', `settle: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error });
+}
+
+/** @internal Bodies from this size up that wait in the buffer are decoded again when handed out, not held decoded. */
+export const DECODE_AGAIN_MIN_BYTES = 256 * 1024;
+
+/** Decodes a body that decoded before (the same body and codec decode the same way). */
+function decodeAgain<A>(body: unknown, options: DecodeOptions<A>): A {
+  const decoded = decodeOutreach<A>(body, options);
+  if (decoded._tag === 'Left') throw decoded.left;
+  return decoded.right;
 }

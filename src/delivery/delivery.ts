@@ -85,8 +85,9 @@ const OPEN: DeliveryState = Object.freeze({ kind: 'open' });
  * @typeParam A - the decoded type; {@link Outreach} unless you gave the consumer your own codec
  */
 export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
-  /** The decoded message. */
-  readonly outreach: A;
+  /** The decoded message, or how to decode it again (a big body waiting in the buffer holds only its text). */
+  #outreach: A | undefined;
+  #decodeAgain: (() => A) | undefined;
   /** The body exactly as it arrived (string, bytes or AMQP section). Holds student data: store it as such. */
   readonly body: unknown;
   readonly messageId: string | number | undefined;
@@ -103,9 +104,14 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
   readonly #token: ArrivalToken;
   readonly #inbox: SettlementInbox;
 
-  /** @internal */
-  constructor(outreach: A, arrival: Arrival, inbox: SettlementInbox) {
-    this.outreach = outreach;
+  /**
+   * @internal
+   * @param decodeAgain - for a big body that waits in the buffer: decodes it again when first
+   *   asked, so that until then only the body is held, not the body and its decoded tree
+   */
+  constructor(outreach: A, arrival: Arrival, inbox: SettlementInbox, decodeAgain?: () => A) {
+    this.#outreach = outreach;
+    this.#decodeAgain = decodeAgain;
     this.body = arrival.body;
     this.messageId = arrival.messageId;
     this.deliveryCount = arrival.deliveryCount;
@@ -114,6 +120,16 @@ export class OutreachDelivery<A = Outreach> implements DeliveryMetadata {
     this.receivedAt = new Date();
     this.#token = arrival.token;
     this.#inbox = inbox;
+  }
+
+  /** The decoded message. */
+  get outreach(): A {
+    const decode = this.#decodeAgain;
+    if (decode !== undefined) {
+      this.#outreach = decode();
+      this.#decodeAgain = undefined;
+    }
+    return this.#outreach as A;
   }
 
   /**

@@ -1,8 +1,9 @@
 // maxHeldBytes: a backlog of big messages holds only as many as fit the byte budget (each counted
 // at the largest body seen), whatever prefetch says; small messages never meet it; one body larger
 // than the whole budget still goes through, alone.
+import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OutreachConsumer } from '../../src/index.js';
+import { OutreachCodec, type Outreach, type OutreachConsumer } from '../../src/index.js';
 import { makeOutreachMessage, startDevQueue, type DevQueue } from '../../src/testing/index.js';
 import { devConsumer, until } from './dev-consumer.js';
 
@@ -70,5 +71,34 @@ describe('maxHeldBytes', () => {
     });
     await until(() => handled === 3, 'all three handled');
     expect(most).toBe(1);
+  });
+});
+
+describe('big bodies waiting in the buffer', () => {
+  it('hold only their text there: decoded once on arrival (checked), once more when handed out; small ones once', async () => {
+    const big = campaigns(4, 2_000); // about 320 KB each, above the size from which a waiting body is decoded again
+    const small = campaigns(2, 1);
+    q = await startDevQueue({ network: false, queues: { lazy: [...big, ...small].map((body) => ({ body })) } });
+    let decodes = 0;
+    const codec = new t.Type<Outreach, unknown, unknown>('Counted', OutreachCodec.is, (u, c) => {
+      decodes++;
+      return OutreachCodec.validate(u, c);
+    }, (a) => a);
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const seen: string[] = [];
+    consumer = devConsumer(q, 'lazy', { prefetch: 10, codec }) as unknown as OutreachConsumer;
+    await consumer.start(async (d) => {
+      seen.push((d.outreach as Outreach).outreachId);
+      await stuck;
+    });
+    await until(() => consumer!.health().held === 6, 'all six held, one in the handler');
+    expect(decodes).toBe(6); // each checked once on arrival
+    release();
+    await until(() => seen.length === 6, 'all handed out');
+    // The first big one went straight to the handler; the three big ones that waited were decoded
+    // again when handed out; the small ones never.
+    expect(decodes).toBe(9);
+    expect(seen).toEqual([...big, ...small].map((b) => (JSON.parse(b) as Outreach).outreachId));
   });
 });
