@@ -8,7 +8,7 @@ import type { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachLogger } from '../logger.js';
 import { decodeOutreach } from '../message/decode.js';
 import type { JournalStore } from './journal-store.js';
-import { archiveLine } from './line.js';
+import { archiveLine, readLine } from './line.js';
 
 /** @internal What the intake tells its owner. */
 export interface IntakeEvents {
@@ -45,8 +45,8 @@ const REMEMBERED_PER_WINDOW = 20;
  * handler does: each arriving message is appended (written and fsynced, in groups) and only then
  * accepted on the broker, in runs. Credit is the window minus the messages not yet on disk, and
  * none while the journal is full (its unsettled lines reach `maxUnsettledBytes`): the broker keeps
- * the rest. A message the broker delivers again after a lost connection, whose line was already
- * written, is accepted without a second line.
+ * the rest. A message the broker delivers again after a lost connection or a restart, whose line
+ * was already written, is accepted without a second line.
  */
 export class JournalIntake {
   readonly #store: JournalStore;
@@ -110,8 +110,30 @@ export class JournalIntake {
   }
 
   /** Connects; resolves once the first link is open (rejects on a fatal error or close()). */
-  start(): Promise<void> {
+  async start(): Promise<void> {
+    await this.#rememberJournalTail();
     return this.#supervisor.start();
+  }
+
+  /**
+   * Remembers the message ids of the journal's last lines, as if this process had written them: a
+   * run killed between an fsync and the broker's hearing of the acceptance left them unaccepted,
+   * and the broker delivers them again to this run, which must accept them without a second line
+   * (else the handler has each of them twice, beyond the unsettled window).
+   */
+  async #rememberJournalTail(): Promise<void> {
+    const store = this.#store;
+    const from = Math.max(store.first, store.next - this.#settings.window * REMEMBERED_PER_WINDOW);
+    for (let n = from; n < store.next; n++) {
+      const text = await store.read(n);
+      let id: string | number | undefined;
+      try {
+        id = text === undefined ? undefined : readLine(text).messageId;
+      } catch {
+        continue; // not a line of ours: the handler is told when it gets there
+      }
+      if (id !== undefined) this.#remember(id);
+    }
   }
 
   /**

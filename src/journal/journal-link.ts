@@ -62,6 +62,12 @@ export class JournalLink implements InboundLink {
   #askingUpstream = false;
   /** Dead letters being written: close() waits for them. */
   readonly #deadLettering = new Set<Promise<void>>();
+  /**
+   * Lines settled whose cursor is not on disk yet. They take a place of the credit until it is:
+   * after a crash they come again, like the lines handed out and not settled, and together the two
+   * stay within the unsettled window the engine's credit allows (its prefetch).
+   */
+  #settling = 0;
 
   constructor(store: JournalStore, deadLetters: DeadLetterSink, events: InboundEvents, onError: (error: unknown) => void, hooks: JournalLinkHooks = {}) {
     this.#upstreamDry = hooks.upstreamDry ?? (() => Promise.resolve(true));
@@ -140,7 +146,14 @@ export class JournalLink implements InboundLink {
 
   #settleLines(lines: readonly number[]): void {
     for (const n of lines) this.#raised.delete(n);
-    this.#store.settle(lines).catch((error: unknown) => this.#onError(error));
+    this.#settling += lines.length;
+    this.#store.settle(lines).then(
+      () => {
+        this.#settling -= lines.length;
+        void this.#pump();
+      },
+      (error: unknown) => this.#onError(error),
+    );
   }
 
   async #deadLetter(line: number, reason: string): Promise<void> {
@@ -160,6 +173,7 @@ export class JournalLink implements InboundLink {
     this.#pumping = true;
     try {
       while (this.#state === 'open' && this.#credit > 0) {
+        if (this.#credit <= this.#settling && (this.#again.length > 0 || this.#hasNew())) return; // pumped again once the cursor is written
         const line = this.#again.shift() ?? this.#nextNew();
         if (line === undefined) break;
         const text = await this.#store.read(line);

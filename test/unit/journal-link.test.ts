@@ -3,6 +3,7 @@
 // again first, rejected goes to the dead letters), a drain answered when nothing is left, and a
 // line appended later handed out at once.
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,37 @@ describe('journal link', () => {
     await until(() => drains.length === 2, 'the second answer');
     expect(drains[1]).toBe(false);
     expect(arrivals).toHaveLength(2);
+  });
+
+  it('a line settled keeps its place of the credit until the cursor saying so is on disk: after a crash, what comes again stays within the credit', async () => {
+    for (let i = 1; i <= 4; i++) await store.append(line(i));
+    const cursorOnDisk = (): number => {
+      try {
+        return (JSON.parse(readFileSync(join(dir, 'cursor.json'), 'utf8')) as { cursor: number }).cursor;
+      } catch {
+        return 1; // no cursor written yet
+      }
+    };
+    const seen: { id: unknown; cursorOnDisk: number }[] = [];
+    const journal = new JournalLink(
+      store,
+      { add: () => Promise.resolve() },
+      { arrived: (a) => void seen.push({ id: a.messageId, cursorOnDisk: cursorOnDisk() }), drained: () => undefined, down: () => undefined },
+      () => undefined,
+    );
+    journal.addCredit(2);
+    await until(() => seen.length === 2, 'two arrivals');
+    journal.settle([1, 2].map((n) => ({ token: { line: n } as never, outcome: 'accepted' as const })));
+    journal.addCredit(2); // the engine gives the credit back as it settles
+    await until(() => seen.length === 4, 'two more');
+    // Lines 3 and 4 were handed out only once lines 1 and 2 were settled on disk: a crash at any
+    // point brings back at most two lines (the credit), never four.
+    expect(seen).toEqual([
+      { id: 'ID:1', cursorOnDisk: 1 },
+      { id: 'ID:2', cursorOnDisk: 1 },
+      { id: 'ID:3', cursorOnDisk: 3 },
+      { id: 'ID:4', cursorOnDisk: 3 },
+    ]);
   });
 
   it('a new link over a reopened journal starts at the first line not settled and skips those settled above it', async () => {

@@ -82,6 +82,25 @@ describe('journal mode', () => {
     expect(ids.map((id) => q.deliveries(QUEUE, id).length)).toEqual(ids.map(() => 1));
   });
 
+
+  it('after a restart, a message the broker delivers again whose line is on disk is accepted without a second line (a kill -9 between the fsync and the acceptance)', async () => {
+    const [message, next] = [...makeOutreachMessages(2)];
+    q.publish(QUEUE, { body: JSON.stringify(message), messageId: 'ID:written-1' });
+    const a = journalConsumer();
+    const first: unknown[] = [];
+    await a.start(async (d) => void first.push(d.messageId));
+    await until(() => first.length === 1 && a.health().journal?.unhandled === 0, 'handled and settled');
+    await a.close();
+    // The broker never heard the acceptance (the process died first): it delivers the message again.
+    q.publish(QUEUE, { body: JSON.stringify(message), messageId: 'ID:written-1' }, { body: JSON.stringify(next), messageId: 'ID:new-2' });
+    const b = journalConsumer();
+    const second: unknown[] = [];
+    await b.start(async (d) => void second.push(d.messageId));
+    await until(() => second.length === 1 && q.depth(QUEUE) === 0 && b.health().journal?.unhandled === 0, 'the new one handled, the queue empty');
+    expect(second).toEqual(['ID:new-2']);
+    const lines = (await readFile(join(dir, 'segments', '00000000000000000001.jsonl'), 'utf8')).trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { messageId: string }).messageId)).toEqual(['ID:written-1', 'ID:new-2']);
+  });
   it('a message that fails for good goes to the journal\u2019s dead letters, never to the broker\u2019s DLQ', async () => {
     const [poison, ...good] = q.publish(QUEUE, ...makeOutreachMessages(5));
     const consumer = journalConsumer({ strategy: atLeastOnce({ maxAttempts: 3, retryDelayMs: () => 0 }) });
