@@ -306,7 +306,10 @@ async function loadSegments(dir: string): Promise<Segment[]> {
   const segments: Segment[] = [];
   for (const name of names) {
     const segment = newSegment(dir, Number(SEGMENT_NAME.exec(name)![1]));
-    segment.lastWrite = (await stat(segment.path)).mtimeMs;
+    const info = await stat(segment.path);
+    // A device or a pipe in its place would be read for ever (or blocks): refuse it.
+    if (!info.isFile()) throw new Error(`${segment.path} is not a regular file: the journal was changed by something else`);
+    segment.lastWrite = info.mtimeMs;
     await reindex(segment);
     segments.push(segment);
   }

@@ -2,7 +2,7 @@
 // the cursor across a reopen (settled out of order), one process per directory, segments and
 // retention that never deletes what is not settled, and a line cut short by a crash.
 import { spawnSync } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -120,5 +120,12 @@ describe('journal store', () => {
     expect(await again.append(line(3))).toBe(3);
     expect(await again.read(3)).toBe(line(3));
     await again.close();
+  });
+
+  it('refuses a segment that is not a regular file (a device would be read for ever) and releases the directory', async () => {
+    await mkdir(join(dir, 'segments'), { recursive: true });
+    await symlink('/dev/zero', join(dir, 'segments', `${'1'.padStart(20, '0')}.jsonl`));
+    await expect(JournalStore.open(dir)).rejects.toThrow(/not a regular file/);
+    await expect(stat(join(dir, 'LOCK'))).rejects.toThrow(/ENOENT/);
   });
 });
