@@ -3,8 +3,8 @@
 // without loss.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { OutreachConsumer } from '../../src/index.js';
-import { makeOutreachMessages } from '../../src/testing/index.js';
+import { DEFAULT_MAX_HELD_BYTES, OutreachConsumer } from '../../src/index.js';
+import { makeOutreachMessage, makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
 const broker = sharedBroker();
@@ -107,5 +107,46 @@ describe('flow control tied to work', () => {
     expect(perConsumer[1]).toBeGreaterThan(0);
     expect(reports[0]!.accepted + reports[1]!.accepted).toBe(messages.length);
     await expectQueueSize(broker, queue, 0);
+  });
+
+  it('a backlog of 40,000-student campaigns holds only what fits maxHeldBytes, whatever prefetch says', async () => {
+    const queue = uniqueQueue('campaigns');
+    const body = JSON.stringify(makeOutreachMessage({ seed: 5, students: 40_000 }));
+    const count = 8;
+    await sendAmqp(broker, queue, Array.from({ length: count }, (_, i) => body.replace('"outreachId":"', `"outreachId":"${i}-`)), { durable: false });
+    await expectQueueSize(broker, queue, count, 60_000);
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue)); // prefetch 20, maxHeldBytes 32 MiB
+    let maxHeld = 0;
+    let maxBytes = 0;
+    const read = (): void => {
+      const h = consumer.health();
+      maxHeld = Math.max(maxHeld, h.held);
+      maxBytes = Math.max(maxBytes, h.heldBytes);
+    };
+    consumer.on('settled', read);
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    let handled = 0;
+    try {
+      await consumer.start(async () => {
+        read();
+        await stuck;
+        handled++;
+      });
+      const fits = Math.floor(DEFAULT_MAX_HELD_BYTES / body.length);
+      await waitFor(() => consumer.health().held === fits, `${fits} held`, 60_000);
+      await sleep(1_000);
+      read();
+      const heap = process.memoryUsage().heapUsed;
+      console.log(`campaigns of ${(body.length / 1e6).toFixed(2)} MB: ${maxHeld} held at most (${(maxBytes / 1e6).toFixed(1)} MB of bodies; prefetch 20); heap now ${(heap / 1e6).toFixed(0)} MB`);
+      expect(maxHeld).toBe(fits);
+      expect(maxBytes).toBeLessThanOrEqual(DEFAULT_MAX_HELD_BYTES);
+      release();
+      await waitFor(() => handled === count, 'all handled', 60_000);
+      await expectQueueSize(broker, queue, 0, 30_000);
+    } finally {
+      release();
+      await consumer.close();
+    }
   });
 });
