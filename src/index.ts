@@ -43,6 +43,8 @@ export type { ConnectionInfo, DisconnectInfo, ReconnectInfo } from './connection
 export type { OutreachLogger } from './logger.js';
 export type { TelemetryOptions } from './telemetry/options.js';
 export type { JournalOptions, JournalHealth, JournalFullInfo } from './journal/options.js';
+export { replay } from './journal/replay-run.js';
+export type { ReplayOptions, ReplayReport, ReplayFailure, ReplayInvalid } from './journal/replay-run.js';
 export type { ReconnectOptions } from './connection/backoff.js';
 export { DuplicateFilter } from './consumer/duplicate-filter.js';
 export type { DuplicateFilterOptions } from './consumer/duplicate-filter.js';

@@ -23,6 +23,23 @@ import { TelemetryHooks } from '../telemetry/instrumentation.js';
 import { enableTelemetry } from '../telemetry/load.js';
 import { DEFAULT_CLOSE_DEADLINE_MS, FAILED_LINK_CLOSE_TIMEOUT_MS, LINK_CLOSE_TIMEOUT_MS, resolveSettings, type ConsumerSettings } from './settings.js';
 
+/** The link source the next consumer built by {@link consumerOverSource} reads from. */
+let nextSource: ((events: LinkSourceEvents) => LinkSource) | undefined;
+
+/**
+ * @internal An engine over a link source of the library's own (replay, re-driving dead letters)
+ * instead of the broker: `options` need only the engine's settings (the broker's are filled in
+ * and never used). The public constructor's checks are unchanged.
+ */
+export function consumerOverSource<A>(options: Omit<OutreachConsumerOptions<A>, 'url' | 'username' | 'password' | 'queue' | 'journal'>, source: (events: LinkSourceEvents) => LinkSource): OutreachConsumer<A> {
+  nextSource = source;
+  try {
+    return new OutreachConsumer<A>({ ...options, url: 'amqp://local.invalid', allowInsecure: true, username: 'local', password: 'local', queue: 'local', telemetry: false });
+  } finally {
+    nextSource = undefined;
+  }
+}
+
 /**
  * Drains a Civitas outreach queue on Amazon MQ (ActiveMQ) over AMQP 1.0, and never loses a
  * message: each is settled only when its acknowledgement strategy says the work is done.
@@ -114,6 +131,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
    */
   constructor(options: OutreachConsumerOptions<A>) {
     super();
+    const givenSource = nextSource;
+    nextSource = undefined;
     const settings = resolveSettings(options);
     this.#settings = settings;
     this.#table = new InFlightTable<A>(() => {
@@ -145,7 +164,9 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
       error: (error, fatal) => this.#reportError(error, 'connection', fatal),
       fatal: (error) => this.#fail(error),
     };
-    if (settings.journal === undefined) {
+    if (givenSource !== undefined) {
+      this.#supervisor = givenSource(sourceEvents);
+    } else if (settings.journal === undefined) {
       this.#supervisor = new ConnectionSupervisor(settings.endpoints, settings.link, settings.reconnect, settings.logger, sourceEvents);
     } else {
       const journal = new JournalSource({ ...settings, journal: settings.journal }, { ...sourceEvents, full: (info) => this.#fire('journalFull', info) });

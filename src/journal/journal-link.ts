@@ -1,13 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import type { BrokerEndpoint } from '../connection/endpoints.js';
 import type { Arrival, ArrivalToken, InboundEvents, InboundLink, LinkState, WireSettlement } from '../connection/transport.js';
-import type { JournalStore } from './journal-store.js';
 import { readLine } from './line.js';
 
 /** @internal Where a journal link puts a message that will never succeed (rejected). */
 export interface DeadLetterSink {
   /** Keeps the line for good, with the reason; resolves once it is on disk. */
   add(line: string, number: number, reason: string): Promise<void>;
+}
+
+/**
+ * @internal The numbered lines a journal link hands out, and where it records what is settled:
+ * the journal's store (`JournalStore`), or the lines of a replay (`replay-log.ts`).
+ */
+export interface LineLog {
+  /** Names the log in the link's endpoint label. */
+  readonly dir: string;
+  /** The first line not settled. */
+  readonly cursor: number;
+  /** Lines below this number can be read. */
+  readonly durable: number;
+  /** The line numbered `n` (with its `\n`), or `undefined` if it is gone or not readable yet. */
+  read(n: number): Promise<string | undefined>;
+  isSettled(n: number): boolean;
+  /** Marks lines as settled; resolves once that is recorded. */
+  settle(lines: readonly number[]): Promise<void>;
+  /** Calls `listener` each time more lines can be read; returns the function that stops it. */
+  onDurable(listener: () => void): () => void;
+}
+
+/** @internal The line number of a journal link's arrival token. */
+export function lineOf(token: ArrivalToken): number {
+  return (token as unknown as LineToken).line;
 }
 
 /** @internal What a journal link asks of its owner. */
@@ -41,7 +65,7 @@ interface LineToken {
 export class JournalLink implements InboundLink {
   readonly endpoint: BrokerEndpoint;
   readonly containerId = `civitas-outreach-journal-${randomUUID()}`;
-  readonly #store: JournalStore;
+  readonly #store: LineLog;
   readonly #deadLetters: DeadLetterSink;
   readonly #events: InboundEvents;
   readonly #onError: (error: unknown) => void;
@@ -69,7 +93,7 @@ export class JournalLink implements InboundLink {
    */
   #settling = 0;
 
-  constructor(store: JournalStore, deadLetters: DeadLetterSink, events: InboundEvents, onError: (error: unknown) => void, hooks: JournalLinkHooks = {}) {
+  constructor(store: LineLog, deadLetters: DeadLetterSink, events: InboundEvents, onError: (error: unknown) => void, hooks: JournalLinkHooks = {}) {
     this.#upstreamDry = hooks.upstreamDry ?? (() => Promise.resolve(true));
     this.#afterClose = hooks.afterClose ?? (() => Promise.resolve());
     this.#store = store;

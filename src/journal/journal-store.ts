@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle }
 import { join } from 'node:path';
 import { LineFile, syncDirectory } from './line-file.js';
 import { lockDirectory } from './lock.js';
+import type { LineLog } from './journal-link.js';
 
 /** @internal Default size at which a segment file is closed and the next one begun. */
 export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
@@ -54,7 +55,7 @@ interface Segment {
  * A line cut short by a crash (its fsync never returned, so its message was never accepted on the
  * broker) is cut off at open, as `pull` does.
  */
-export class JournalStore {
+export class JournalStore implements LineLog {
   readonly dir: string;
   readonly #segmentBytes: number;
   readonly #segments: Segment[];
