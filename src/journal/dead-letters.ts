@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import type { DeadLetterSink } from './journal-link.js';
 import { LineFile } from './line-file.js';
-import { replayLines, type ReplayedLine } from './replay.js';
+import { OutreachError } from '../errors/outreach-error.js';
+import { replayLines } from './replay.js';
 
 /** The file of a journal's dead letters, beside its segments. */
 export const DEAD_LETTERS_FILE = 'dead-letters.jsonl';
 
-/** @internal Why and when a message was dead-lettered (the `deadLetter` field of its line). */
+/** Why and when a message was dead-lettered (the `deadLetter` field of its line). */
 export interface DeadLetterInfo {
   readonly at: string;
   readonly reason: string;
@@ -44,8 +45,31 @@ export class DeadLetterStore implements DeadLetterSink {
   }
 }
 
-/** @internal The dead letters of a journal directory, oldest first, with why each was kept. */
-export async function* listDeadLetters(dir: string): AsyncGenerator<ReplayedLine & { readonly deadLetter: DeadLetterInfo }> {
+/** One of a journal's dead letters, as {@link listDeadLetters} gives it. */
+export interface DeadLetter {
+  /** The whole line (with its `\n`): the `deadLetter` field, then the message in `pull`'s line format. Holds student data. */
+  readonly text: string;
+  readonly messageId: string | number | null;
+  readonly outreachId: string | undefined;
+  readonly receivedAt: Date;
+  /** The dead-letters file, and the line's number there (from 1). */
+  readonly file: string;
+  readonly line: number;
+  readonly deadLetter: DeadLetterInfo;
+}
+
+/**
+ * The dead letters of a journal directory (journal mode, docs/journal.md), oldest first, with why
+ * each was kept. Reads only: safe while the consumer runs. None when there are none.
+ *
+ * @example
+ * ```ts
+ * for await (const d of listDeadLetters('/var/lib/outreach/journal')) console.log(d.messageId, d.deadLetter.reason);
+ * ```
+ * @throws {@link OutreachError} `INVALID_ARGUMENT` for a `dir` that is not a string
+ */
+export async function* listDeadLetters(dir: string): AsyncGenerator<DeadLetter> {
+  if (typeof dir !== 'string' || dir === '') throw new OutreachError('INVALID_ARGUMENT', 'listDeadLetters: dir must be a journal directory');
   try {
     for await (const line of replayLines(join(dir, DEAD_LETTERS_FILE))) {
       const { deadLetter } = JSON.parse(line.text) as { deadLetter: DeadLetterInfo };

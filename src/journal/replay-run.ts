@@ -7,7 +7,7 @@ import { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachLogger } from '../logger.js';
 import type { DecodeErrorKind } from '../message/decode-error.js';
 import type { Outreach } from '../message/outreach.js';
-import type { DeadLetterSink } from './journal-link.js';
+import { lineOf, type DeadLetterSink } from './journal-link.js';
 import { ReplayLog } from './replay-log.js';
 import { ReplaySource } from './replay-source.js';
 import { replayLines, type ReplayFilter, type ReplayedLine } from './replay.js';
@@ -117,8 +117,16 @@ export async function replay<A = Outreach>(options: ReplayOptions<A>): Promise<R
 /** @internal The engine options of a replay or a re-drive. */
 export type RunOptions<A> = Pick<ReplayOptions<A>, 'handler' | 'concurrency' | 'prefetch' | 'strategy' | 'codec' | 'logger' | 'signal'>;
 
+/** @internal What a re-drive needs beyond a replay. */
+interface RunHooks {
+  /** `reject` (a re-drive): an undecodable line is reported in `failed` with its line, and kept. @defaultValue `accept` */
+  readonly invalidPolicy?: 'accept' | 'reject';
+  /** Each line (numbered from 1 in the order read) that the strategy accepted. */
+  readonly accepted?: (n: number) => void;
+}
+
 /** @internal Runs `lines` through the engine into `options.handler`; resolves once all are settled (or the signal stopped it). */
-export async function runLines<A>(lines: AsyncIterable<ReplayedLine>, label: string, options: RunOptions<A>): Promise<{ log: ReplayLog; report: ReplayReport }> {
+export async function runLines<A>(lines: AsyncIterable<ReplayedLine>, label: string, options: RunOptions<A>, hooks: RunHooks = {}): Promise<{ log: ReplayLog; report: ReplayReport }> {
   if (typeof options.handler !== 'function') throw new OutreachError('INVALID_ARGUMENT', 'handler must be a function');
   const prefetch = options.prefetch ?? 20;
   const log = new ReplayLog(label, lines, prefetch + READ_AHEAD);
@@ -141,10 +149,12 @@ export async function runLines<A>(lines: AsyncIterable<ReplayedLine>, label: str
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       outage: false,
       // Accepted here means only "done with": the line is reported in `invalid`.
-      invalidPolicy: 'accept',
+      invalidPolicy: hooks.invalidPolicy ?? 'accept',
     },
     (events) => new ReplaySource(log, sink, events),
   );
+  const accepted = hooks.accepted;
+  if (accepted !== undefined) consumer.on('settled', (d, outcome) => outcome === 'accepted' && accepted(lineOf(d.token)));
   consumer.on('invalid', (i) => invalid.push({ messageId: i.messageId, kind: i.error.kind, message: i.error.message }));
   const closed = new Promise<void>((resolve) => consumer.once('closed', () => resolve()));
   let finished = false;
@@ -165,7 +175,7 @@ export async function runLines<A>(lines: AsyncIterable<ReplayedLine>, label: str
     log,
     report: {
       selected: log.lines,
-      handled: counts.accepted - counts.invalid,
+      handled: counts.accepted - ((hooks.invalidPolicy ?? 'accept') === 'accept' ? counts.invalid : 0),
       failed,
       invalid,
       unfinished,
