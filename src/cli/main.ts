@@ -9,13 +9,14 @@ import { devQueue } from './commands/dev-queue.js';
 import { peek } from './commands/peek.js';
 import { pull } from './commands/pull.js';
 import { replay } from './commands/replay.js';
+import { deadLetters } from './commands/dead-letters.js';
 import { EXIT } from './exit-codes.js';
 import { guidePath, RUN } from './guide.js';
 import { reportFailure } from './report.js';
 import { refusePasswordFlag } from './settings.js';
 
 /** Every command: adding one is its own file and one line here. */
-const COMMANDS: readonly CliCommand[] = [demo, devQueue, pull, peek, check, replay];
+const COMMANDS: readonly CliCommand[] = [demo, devQueue, pull, peek, check, replay, deadLetters];
 
 const PROGRAM = 'civitas-outreach';
 

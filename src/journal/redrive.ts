@@ -13,7 +13,7 @@ import { replayLines, type ReplayedLine } from './replay.js';
 export interface RedriveOptions<A = Outreach> extends Pick<ReplayOptions<A>, 'handler' | 'concurrency' | 'prefetch' | 'strategy' | 'codec' | 'logger' | 'signal'> {
   /** The journal's directory (its `dead-letters.jsonl`). */
   readonly dir: string;
-  /** Only the dead letter of this message id; all of them when absent. */
+  /** Only the dead letter of this message id (compared as text); all of them when absent. */
   readonly messageId?: string | number;
 }
 
@@ -64,7 +64,7 @@ export async function redriveDeadLetters<A = Outreach>(options: RedriveOptions<A
     const accepted = new Set<number>();
     async function* selected(): AsyncGenerator<ReplayedLine> {
       for await (const line of listDeadLetters(options.dir)) {
-        if (messageId !== undefined && line.messageId !== messageId) continue;
+        if (messageId !== undefined && String(line.messageId) !== String(messageId)) continue;
         fileLines.push(line.line);
         yield line;
       }
