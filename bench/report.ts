@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [-- --out FILE]`: runs the decode, throughput and latency, memory,
-// poison and telemetry benchmarks one after another (each prints as it goes), gathers the figures
+// poison, telemetry and journal benchmarks one after another (each prints as it goes), gathers the figures
 // they record (BENCH_JSON), and writes docs/benchmarks.md: the machine, the versions, each figure
 // with its baseline from the same run and the ratio. `--quick` runs small sizes (for CI: it shows
 // the report is produced; its figures are too short to quote).
@@ -31,6 +31,11 @@ const steps: Step[] = [
   },
   { name: 'poison', args: [...tsx, 'bench/poison.bench.ts'], env: quick ? { BENCH_GOOD: '200', BENCH_ROUNDS: '1' } : {} },
   { name: 'telemetry', args: [...tsx, 'bench/telemetry.bench.ts'], env: quick ? { BENCH_MESSAGES: '1000', BENCH_ROUNDS: '2' } : {} },
+  {
+    name: 'journal',
+    args: [...tsx, 'bench/journal.bench.ts'],
+    env: quick ? { BENCH_MESSAGES: '300', BENCH_ROUNDS: '1', BENCH_WARMUP_ROUNDS: '1', BENCH_REPLAY_LINES: '5000', BENCH_REPLAY_ROUNDS: '1' } : {},
+  },
 ];
 
 interface Figure {
@@ -160,6 +165,31 @@ function render(figures: readonly Figure[], isQuick: boolean, at: Date, before: 
     ...of('telemetry')
       .filter((f) => f.name.startsWith('hooks'))
       .map((f) => `| ${f.name.replace('hooks alone, ns per delivery: ', '')} | ${n(f['median'], 0)} | ${n(f['min'], 0)} | ${n(f['max'], 0)} |`),
+    '',
+    '## Journal mode (`bench:journal`): journal on against off, same broker, same bodies',
+    '',
+    `Persistent messages of ~${n(of('journal').find((f) => f['bodyBytes'] !== undefined)?.['bodyBytes'], 0)} B on KahaDB, concurrency 8, a handler that does nothing (so the broker side is measured, not the handler). Broker drain rate: messages per second until the broker's queue is empty (read over JMX every 20 ms). Handler rate from a filled journal: the broker drained into the journal with the handler stuck, then the handler let go; against the handler rate from the broker with journal off. Replay: \`civitas-outreach replay --archive <journal dir>\` to /dev/null against \`cat\` of the same segment files, both timed with the start of their process.`,
+    '',
+    '| ratio | median | min | max | goal |',
+    '| --- | --- | --- | --- | --- |',
+    ...of('journal')
+      .filter((f) => f.name.startsWith('ratio'))
+      .map((f) => ratioRow({ ...f, name: f.name.replace('ratio ', '') })),
+    '',
+    '| round | runner | broker drained msg/s | handler settled msg/s |',
+    '| --- | --- | --- | --- |',
+    ...of('journal')
+      .filter((f) => f['round'] !== undefined)
+      .map((f) => `| ${String(f['round'])} | ${f.name} | ${n(f['brokerMsgPerSec'], 0)} | ${n(f['handlerMsgPerSec'], 0)} |`),
+    '',
+    '| figure | median | min | max |',
+    '| --- | --- | --- | --- |',
+    ...of('journal')
+      .filter((f) => f.name === 'bytes per outreach')
+      .map((f) => `| journal segment bytes per outreach (body ${n(f['bodyBytes'], 0)} B) | ${n(f['median'], 0)} | ${n(f['min'], 0)} | ${n(f['max'], 0)} |`),
+    ...of('journal')
+      .filter((f) => f.name.startsWith('replay: '))
+      .map((f) => `| ${f.name.replace('replay: ', '')}, lines/s over ${String(f['lines'])} lines | ${n(f['median'], 0)} | ${n(f['min'], 0)} | ${n(f['max'], 0)} |`),
     '',
   ];
   return `${lines.join('\n')}\n`;

@@ -30,5 +30,11 @@ describe('npm run bench -- --quick', () => {
     expect(report).toMatch(new RegExp(`^\\| ratio good-message throughput with poison / without \\| ${number}`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| throughput ratio sdk / off \\| ${number}`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| api, no provider \\| ${number} \\|`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| broker drain rate, journal on / off \\| ${number} \\| ${number} \\| ${number} \\|`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| handler rate, from a filled journal / from the broker \\| ${number}`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| 1 \\| journal on, from a filled journal \\| \\d+ \\| \\d+ \\|$`, 'm'));
+    expect(report).toMatch(/^\| journal segment bytes per outreach \(body \d+ B\) \| \d+ \|/m);
+    expect(report).toMatch(new RegExp(`^\\| replay --archive <journal dir>, lines/s over \\d+ lines \\| \\d+ \\|`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| replay time / cat time \\| ${number}`, 'm'));
   });
 });
