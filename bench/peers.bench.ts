@@ -29,6 +29,7 @@ import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
 import { makeOutreachMessages } from '../src/testing/index.js';
 import type * as Api from '../src/index.js';
 import { sendBodies } from '../examples/seed-dev-queue.js';
+import { peersSection, type PeersRun, type PeersSummary } from './peers-table.js';
 import { brokerOptions, groupCpuMs, record, rheaConnect, spread, timedDrain, type Spread } from './support.js';
 
 const built = '../dist/index.js';
@@ -186,6 +187,12 @@ class QpidJms {
   }
 }
 
+/** The version `java -version` reports. */
+function javaVersion(): string {
+  const out = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  return /version "([^"]+)"/.exec(`${out.stderr}${out.stdout}`)?.[1] ?? 'unknown';
+}
+
 /** Python Proton is measured only where it is already importable; no runner is written for it yet. */
 function pythonProtonNote(): string {
   const probe = spawnSync('python3', ['-c', 'import proton; print(proton.VERSION)'], { encoding: 'utf8' });
@@ -198,12 +205,11 @@ interface Figure extends Measured {
   readonly brokerCpuUs: number;
 }
 
-const fmt = (s: Spread, digits = 0): string => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}-${s.max.toFixed(digits)})`;
-
 buildQpidJms();
 const broker = await startBroker({ quiet: true });
 const jms = await QpidJms.start(broker);
 const benchStarted = performance.now();
+const loadBefore = os.loadavg()[0]!;
 try {
   const runners: [string, Runner][] = [
     ['ours, defaults', ours(broker, false)],
@@ -233,23 +239,30 @@ try {
   }
 
   const size = Math.round(bodies.reduce((n, s) => n + s.length, 0) / bodies.length);
-  console.log(
-    `\n${messages} persistent messages of ~${size} B per runner and round, ${rounds} rounds (+${warmupRounds} warm-up), Qpid JMS ${qpidVersion()}, ` +
-      `${((performance.now() - benchStarted) / 60_000).toFixed(1)} min; ${pythonProtonNote()}`,
-  );
-  console.log('runner | msg/s median (min-max) | client CPU µs/msg | broker CPU µs/msg | ours defaults / runner | ours tuned / runner');
-  for (const [name] of runners) {
+  const summaries: PeersSummary[] = runners.map(([name]) => {
     const rows = figures.get(name)!;
-    const rate = spread(rows.map((f) => (messages / f.ms) * 1000));
-    const cpu = spread(rows.map((f) => f.cpuUs));
-    const brokerCpu = spread(rows.map((f) => f.brokerCpuUs));
-    // Per round: the peer's time over ours, i.e. our throughput over the peer's in the same round.
-    const ratio = (our: string): Spread => spread(rows.map((f, i) => f.ms / figures.get(our)![i]!.ms));
-    const [vsDefaults, vsTuned] = ourNames.map(ratio) as [Spread, Spread];
-    console.log(`${name} | ${fmt(rate)} | ${fmt(cpu)} | ${fmt(brokerCpu)} | ${fmt(vsDefaults, 2)} | ${fmt(vsTuned, 2)}`);
     rows.forEach((f, i) => record('peers', name, { round: i + 1, msgPerSec: (messages / f.ms) * 1000, cpuUs: f.cpuUs, brokerCpuUs: f.brokerCpuUs }));
-    record('peers', `summary ${name}`, { msgPerSec: rate, cpuUs: cpu, brokerCpuUs: brokerCpu, oursDefaults: vsDefaults, oursTuned: vsTuned, messages, bytes: size, rounds, qpidJms: qpidVersion() });
-  }
+    // Per round: the runner's time over ours, i.e. our throughput over the runner's in that round.
+    const ratio = (our: string): Spread => spread(rows.map((f, i) => f.ms / figures.get(our)![i]!.ms));
+    return {
+      runner: name,
+      msgPerSec: spread(rows.map((f) => (messages / f.ms) * 1000)),
+      cpuUs: spread(rows.map((f) => f.cpuUs)),
+      brokerCpuUs: spread(rows.map((f) => f.brokerCpuUs)),
+      oursDefaults: ratio(ourNames[0]!),
+      oursTuned: ratio(ourNames[1]!),
+    };
+  });
+  const cpus = os.cpus();
+  const run: PeersRun = {
+    at: new Date().toISOString(),
+    machine: `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, Node.js ${process.version}, Java ${javaVersion()}, ActiveMQ Classic ${broker.version}`,
+    loadBefore, loadAfter: os.loadavg()[0]!, minutes: (performance.now() - benchStarted) / 60_000,
+    messages, bytes: size, rounds, warmupRounds, qpidJms: qpidVersion(), python: pythonProtonNote(),
+  };
+  for (const summary of summaries) record('peers', 'summary', summary);
+  record('peers', 'run', run);
+  console.log(`\n${peersSection(run, summaries)}`);
 } finally {
   await jms.stop();
   await broker.stop();
