@@ -42,6 +42,9 @@ export function peersSection(run: PeersRun, summaries: readonly PeersSummary[]):
       `Peers: a bare rhea receiver (credit window 100, accepting on arrival) and Apache Qpid JMS ${run.qpidJms} in one JVM for all rounds (\`jms.prefetchPolicy.all=100\`, a \`receive()\` loop reading each TextMessage's text; CLIENT_ACKNOWLEDGE with \`acknowledge()\` per message, or AUTO_ACKNOWLEDGE). ` +
       `CPU is per message, of the client's process (the Node process, or the whole JVM) and of the broker's. Ratios are per round, ours' throughput over the runner's: median (min-max). ${run.python}.`,
     '',
+    'Run: `npm run bench:peers` (BENCH_MESSAGES, default 20000; BENCH_ROUNDS, default 5; BENCH_WARMUP_ROUNDS, default 1), or `BENCH_PEERS=1 npm run bench` for it in this report. ' +
+      'It builds the Qpid JMS runner (bench/peers/qpid-jms) with Maven into `.cache/peers/qpid-jms`: `mvn -o` from the local repository `.cache/maven` (BENCH_MAVEN_REPO_LOCAL), resolving from Maven Central only when that fails, the first time. Qpid JMS\'s own default prefetch is 1000 (`jms.prefetchPolicy.all=100` here, as for rhea).',
+    '',
     `Run ${run.at}, ${run.machine}, load average (1 min) ${run.loadBefore.toFixed(2)} at the start, ${run.loadAfter.toFixed(2)} at the end, ${run.minutes.toFixed(0)} min.`,
     '',
     '| runner | msg/s | client CPU µs/msg | broker CPU µs/msg | ours defaults / runner | ours tuned / runner |',
