@@ -3,7 +3,7 @@
 // they record (BENCH_JSON), and writes docs/benchmarks.md: the machine, the versions, each figure
 // with its baseline from the same run and the ratio. `--quick` runs small sizes (for CI: it shows
 // the report is produced; its figures are too short to quote). The peers benchmark (Qpid JMS
-// through Maven, persistent messages: about half an hour) runs only with BENCH_PEERS=1; otherwise
+// through Maven, persistent messages: about 20 minutes) runs only with BENCH_PEERS=1; otherwise
 // the report keeps the peers section the file already had, marked as carried over.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -181,5 +181,5 @@ function peers(figures: readonly Figure[], earlier: string | undefined): string 
   }
   const carried = '_Carried over from an earlier report: this one ran without BENCH_PEERS=1._';
   if (earlier !== undefined) return earlier.replace(`\n\n${carried}`, '').replace(PEERS_HEADING, `${PEERS_HEADING}\n\n${carried}`);
-  return `${PEERS_HEADING}\n\nNot run: \`BENCH_PEERS=1 npm run bench\` or \`npm run bench:peers\` (needs Maven; about half an hour).\n`;
+  return `${PEERS_HEADING}\n\nNot run: \`BENCH_PEERS=1 npm run bench\` or \`npm run bench:peers\` (needs Maven; about 20 minutes).\n`;
 }

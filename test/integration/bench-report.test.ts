@@ -12,7 +12,7 @@ const root = join(import.meta.dirname, '..', '..');
 describe('npm run bench -- --quick', () => {
   it('runs every benchmark and writes a report with each section, its baselines and ratios', { timeout: 900_000 }, () => {
     const out = join(mkdtempSync(join(tmpdir(), 'bench-report-')), 'benchmarks.md');
-    // Never the peers benchmark here (Maven, persistent messages, half an hour): CI runs this test.
+    // Never the peers benchmark here (Maven, persistent messages, 20 minutes): CI runs this test.
     const env = { ...process.env, BENCH_PEERS: '' };
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/report.ts', '--quick', '--out', out], { cwd: root, encoding: 'utf8', timeout: 900_000, env });
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
