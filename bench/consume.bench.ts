@@ -14,7 +14,7 @@
 // time from publish to handler (p50 / p99) at a steady publish rate.
 // Run: npm run bench:consume   (BENCH_MESSAGES, BENCH_ROUNDS, BENCH_WARMUP_ROUNDS, BENCH_RATE, BENCH_LATENCY_SECONDS)
 import { randomUUID } from 'node:crypto';
-import rhea, { type Connection } from 'rhea';
+import type { Connection } from 'rhea';
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
 // The consumer as users run it: the built package (tsx's transform of src/ adds a naming call to
 // every closure it creates, which the build does not).
@@ -30,7 +30,7 @@ type OutreachConsumer = InstanceType<typeof OutreachConsumer>;
 const compareDist = process.env.BENCH_COMPARE_DIST;
 const Compared = compareDist === undefined ? undefined : ((await import(compareDist)) as typeof Api).OutreachConsumer;
 import { sendBodies } from '../examples/seed-dev-queue.js';
-import { brokerOptions, groupCpuMs, record, spread, timedDrain } from './support.js';
+import { brokerOptions, groupCpuMs, record, rheaConnect as connect, spread, timedDrain } from './support.js';
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -52,14 +52,6 @@ interface Figure {
 }
 
 type Runner = (broker: BrokerHandle, queue: string) => Promise<number>;
-
-function connect(broker: BrokerHandle): Connection {
-  const container = rhea.create_container({ id: `bench-${randomUUID()}` });
-  return container.connect({
-    host: '127.0.0.1', port: broker.amqpsPort, transport: 'tls', ca: broker.caPem, servername: '',
-    username: broker.username, password: broker.password, reconnect: false,
-  } as Parameters<typeof container.connect>[0]);
-}
 
 /**
  * A bare rhea receiver; `asyncAccept` settles after an awaited callback, else rhea accepts on

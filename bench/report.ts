@@ -2,12 +2,15 @@
 // poison, telemetry and journal benchmarks one after another (each prints as it goes), gathers the figures
 // they record (BENCH_JSON), and writes docs/benchmarks.md: the machine, the versions, each figure
 // with its baseline from the same run and the ratio. `--quick` runs small sizes (for CI: it shows
-// the report is produced; its figures are too short to quote).
+// the report is produced; its figures are too short to quote). The peers benchmark (Qpid JMS
+// through Maven, persistent messages: about 20 minutes) runs only with BENCH_PEERS=1; otherwise
+// the report keeps the peers section the file already had, marked as carried over.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { earlierPeersSection, PEERS_HEADING, peersSection, type PeersRun, type PeersSummary } from './peers-table.js';
 
 const root = join(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
@@ -36,6 +39,9 @@ const steps: Step[] = [
     args: [...tsx, 'bench/journal.bench.ts'],
     env: quick ? { BENCH_MESSAGES: '300', BENCH_ROUNDS: '1', BENCH_WARMUP_ROUNDS: '1', BENCH_REPLAY_LINES: '5000', BENCH_REPLAY_ROUNDS: '1' } : {},
   },
+  ...(process.env.BENCH_PEERS === '1'
+    ? [{ name: 'peers', args: ['--import', 'tsx', 'bench/peers.bench.ts'], env: quick ? { BENCH_MESSAGES: '1000', BENCH_ROUNDS: '1' } : {} }]
+    : []),
 ];
 
 interface Figure {
@@ -61,7 +67,8 @@ try {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Figure);
-  writeFileSync(out, render(figures, quick, started, loadBefore, os.loadavg()));
+  const earlier = existsSync(out) ? earlierPeersSection(readFileSync(out, 'utf8')) : undefined;
+  writeFileSync(out, render(figures, quick, started, loadBefore, os.loadavg()) + peers(figures, earlier));
   console.log(`\nwrote ${out} (${figures.length} figures)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -193,4 +200,16 @@ function render(figures: readonly Figure[], isQuick: boolean, at: Date, before: 
     '',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The peers section: from this run's figures, else the one the report had (marked), else how to run it. */
+function peers(figures: readonly Figure[], earlier: string | undefined): string {
+  const run = figures.find((f) => f.bench === 'peers' && f.name === 'run');
+  if (run !== undefined) {
+    const summaries = figures.filter((f) => f.bench === 'peers' && f.name === 'summary');
+    return peersSection(run as unknown as PeersRun, summaries as unknown as PeersSummary[]);
+  }
+  const carried = '_Carried over from an earlier report: this one ran without BENCH_PEERS=1._';
+  if (earlier !== undefined) return earlier.replace(`\n\n${carried}`, '').replace(PEERS_HEADING, `${PEERS_HEADING}\n\n${carried}`);
+  return `${PEERS_HEADING}\n\nNot run: \`BENCH_PEERS=1 npm run bench\` or \`npm run bench:peers\` (needs Maven; about 20 minutes).\n`;
 }

@@ -1,24 +1,24 @@
 // What the consumer benchmarks share.
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import rhea, { type Connection } from 'rhea';
 import type { BrokerHandle } from '../scripts/activemq.mjs';
 import type { OutreachConsumer } from '../src/index.js';
 
 /**
- * Starts `consumer` with a handler that only counts (event API, `concurrency` at once) and
- * returns the milliseconds until `count` messages were handled; then closes it and checks that
- * each was accepted.
+ * Starts `consumer` with a handler that only counts (event API, `concurrency` at once, or with no
+ * start options at all for `'default'`) and returns the milliseconds until `count` messages were
+ * handled; then closes it and checks that each was accepted.
  */
-export async function timedDrain<A>(consumer: Pick<OutreachConsumer<A>, 'start' | 'close'>, count: number, concurrency = 8): Promise<number> {
+export async function timedDrain<A>(consumer: Pick<OutreachConsumer<A>, 'start' | 'close'>, count: number, concurrency: number | 'default' = 8): Promise<number> {
   let got = 0;
   let finish!: () => void;
   const all = new Promise<void>((r) => (finish = r));
   const started = performance.now();
-  await consumer.start(
-    async () => {
-      if (++got === count) finish();
-    },
-    { concurrency },
-  );
+  const handler = async (): Promise<void> => {
+    if (++got === count) finish();
+  };
+  await (concurrency === 'default' ? consumer.start(handler) : consumer.start(handler, { concurrency }));
   await all;
   const ms = performance.now() - started;
   const report = await consumer.close();
@@ -51,6 +51,15 @@ export function record(bench: string, name: string, figure: object): void {
 /** The consumer options that point at `queue` on the test broker (TLS, its CA, its user). */
 export function brokerOptions(broker: BrokerHandle, queue: string): { url: string; username: string; password: string; queue: string; ca: string } {
   return { url: broker.amqpsUrl, username: broker.username, password: broker.password, queue, ca: broker.caPem };
+}
+
+/** A bare rhea connection to the test broker (TLS with its CA, its user, no reconnect). */
+export function rheaConnect(broker: BrokerHandle): Connection {
+  const container = rhea.create_container({ id: `bench-${randomUUID()}` });
+  return container.connect({
+    host: '127.0.0.1', port: broker.amqpsPort, transport: 'tls', ca: broker.caPem, servername: '',
+    username: broker.username, password: broker.password, reconnect: false,
+  } as Parameters<typeof container.connect>[0]);
 }
 
 /**
