@@ -339,6 +339,8 @@ describe('health() (operations.md, "Health probes")', () => {
       const reconnected = consumer.health();
       expect(reconnected).toEqual({ ...open, credit: 4, held: 0, heldBytes: 0, inFlight: 0, buffered: 0, reconnects: 1, lastDeliveryAt: expect.any(Date), counts: { ...lost, accepted: 3 } });
       expect(reconnected.lastDeliveryAt!.getTime()).toBeGreaterThanOrEqual(open.lastDeliveryAt!.getTime());
+      // The queue applies the acceptance when its frame arrives, a moment after the consumer counted it.
+      await until(() => q.deliveries('h', 'blocker')[1]?.settlement !== undefined, 'the acceptance at the queue');
       expect(q.deliveries('h', 'blocker').map((d) => [d.deliveryCount, d.settlement])).toEqual([
         [0, 'returned-on-connection-loss'],
         [1, 'accepted'],
