@@ -116,6 +116,8 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   /** The settler of the open link (one per link; a delivery keeps the one of its own link). */
   #settler: Settler | undefined;
   #fatal: OutreachError | undefined;
+  /** The close of the link a fatal error left, if any. */
+  #failedLinkClosed: Promise<void> | undefined;
   #closing: Promise<CloseReport> | undefined;
   /** When the last message arrived (epoch ms; 0: none yet). */
   #lastDeliveryAt = 0;
@@ -470,7 +472,7 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
     this.#stopWaiting.abort(); // there is no link left to settle on
     this.#detachStartSignal?.();
     this.#table.dropBuffered();
-    void this.#supervisor.takeLink()?.close(FAILED_LINK_CLOSE_TIMEOUT_MS);
+    this.#failedLinkClosed = this.#supervisor.takeLink()?.close(FAILED_LINK_CLOSE_TIMEOUT_MS).catch(() => undefined);
     this.#table.notify();
     this.#telemetry.closed(); // telemetry hook
     this.#fire('closed', this.#report(0, false));
@@ -555,7 +557,11 @@ export class OutreachConsumer<A = Outreach> extends EventEmitter<OutreachConsume
   // ---- shutdown ------------------------------------------------------------------------
 
   async #close(options: CloseOptions): Promise<CloseReport> {
-    if (this.#state === 'failed') return this.#report(0, false);
+    if (this.#state === 'failed') {
+      // The link of a failed consumer is closing (a journal's files are being released): wait for it.
+      await this.#failedLinkClosed;
+      return this.#report(0, false);
+    }
     const wasIdle = this.#state === 'idle';
     this.#state = 'closing';
     this.#endWaits();

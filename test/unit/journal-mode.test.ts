@@ -227,7 +227,9 @@ describe('journal mode', () => {
     expect(error?.code).toBe('AUTHENTICATION_FAILED');
     expect(errors).toEqual(['AUTHENTICATION_FAILED']);
     expect(a.state).toBe('failed');
+    // close() of a failed consumer returns once its journal is released: the next one can have it.
     await a.close();
+    await expect(stat(join(dir, 'LOCK'))).rejects.toThrow(/ENOENT/);
 
     q.publish(QUEUE, ...makeOutreachMessages(3));
     const b = journalConsumer();
