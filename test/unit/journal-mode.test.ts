@@ -243,14 +243,16 @@ describe('journal mode', () => {
     await until(() => b.health().connected && b.health().reconnects === 1, 'the intake reconnected');
   });
 
-  it('the journal files are created 0600', async () => {
+  it('the journal files are created 0600, and its directories 0700', async () => {
     q.publish(QUEUE, ...makeOutreachMessages(2));
-    const consumer = journalConsumer();
+    const own = join(dir, 'new', 'journal'); // not there yet: the consumer creates it
+    const consumer = journalConsumer({ journal: { dir: own } });
     await consumer.start(async () => undefined);
     await until(() => consumer.health().counts.accepted === 2, 'both handled');
     await consumer.close();
     for (const f of ['cursor.json', 'segments/00000000000000000001.jsonl']) {
-      expect((await stat(join(dir, f))).mode & 0o777, f).toBe(0o600);
+      expect((await stat(join(own, f))).mode & 0o777, f).toBe(0o600);
     }
+    for (const d of ['', 'segments']) expect((await stat(join(own, d))).mode & 0o777, `${d || 'the journal'} directory`).toBe(0o700);
   });
 });
