@@ -9,7 +9,9 @@ export const DEAD_LETTERS_FILE = 'dead-letters.jsonl';
 
 /** Why and when a message was dead-lettered (the `deadLetter` field of its line). */
 export interface DeadLetterInfo {
+  /** When (ISO 8601). */
   readonly at: string;
+  /** Why: the strategy's rejection text (`failed 5 attempts`, `undecodable message: not-json`). */
   readonly reason: string;
   /** Its line number in the journal. */
   readonly journalLine: number;
@@ -49,12 +51,17 @@ export class DeadLetterStore implements DeadLetterSink {
 export interface DeadLetter {
   /** The whole line (with its `\n`): the `deadLetter` field, then the message in `pull`'s line format. Holds student data. */
   readonly text: string;
+  /** The AMQP message id (`null` if the message had none). */
   readonly messageId: string | number | null;
+  /** Its outreach id, if it decoded. */
   readonly outreachId: string | undefined;
+  /** When the consumer received it from the broker. */
   readonly receivedAt: Date;
   /** The dead-letters file, and the line's number there (from 1). */
   readonly file: string;
+  /** Its line number in that file (from 1). */
   readonly line: number;
+  /** Why and when it was dead-lettered. */
   readonly deadLetter: DeadLetterInfo;
 }
 

@@ -27,6 +27,7 @@ export interface RedriveReport {
   readonly failed: readonly ReplayFailure[];
   /** Not settled when the re-drive stopped (its signal): kept as they were. */
   readonly unfinished: number;
+  /** Whether every selected dead letter was run and settled. */
   readonly complete: boolean;
 }
 

@@ -50,19 +50,27 @@ export interface ReplayOptions<A = Outreach> {
 
 /** A replayed line that failed for good (the strategy rejected it): reported here, written nowhere. */
 export interface ReplayFailure {
+  /** The AMQP message id the line recorded (`null` if the message had none). */
   readonly messageId: string | number | null;
+  /** Its outreach id, if it decoded. */
   readonly outreachId: string | undefined;
+  /** When the consumer (or `pull`) received it. */
   readonly receivedAt: Date;
   /** The file it came from, and its line number there (from 1). */
   readonly file: string;
+  /** Its line number in that file (from 1). */
   readonly line: number;
+  /** Why the strategy gave up on it (its rejection's text). */
   readonly reason: string;
 }
 
 /** A replayed line that did not decode: never handed to your handler. */
 export interface ReplayInvalid {
+  /** The AMQP message id the line recorded. */
   readonly messageId: string | number | undefined;
+  /** What kind of decode failure it was. */
   readonly kind: DecodeErrorKind;
+  /** Why, in the library's words (paths and types, no student data). */
   readonly message: string;
 }
 
@@ -72,7 +80,9 @@ export interface ReplayReport {
   readonly selected: number;
   /** Accepted by the strategy (your handler, and a batch's commit, succeeded). */
   readonly handled: number;
+  /** Lines the strategy gave up on (rejected): reported here, written nowhere. */
   readonly failed: readonly ReplayFailure[];
+  /** Lines that did not decode: never handed to your handler. */
   readonly invalid: readonly ReplayInvalid[];
   /** Lines not settled when the replay stopped (its signal); 0 when `complete`. */
   readonly unfinished: number;
