@@ -34,6 +34,22 @@ async function journalOf(n: number): Promise<string[]> {
 }
 
 describe('replay', () => {
+  it('reads a journal beside the consumer that holds it (no lock taken)', async () => {
+    q.publish(QUEUE, ...makeOutreachMessages(10, { seed: 8 }));
+    const consumer = devConsumer(q, QUEUE, { journal: { dir } });
+    let handled = 0;
+    await consumer.start(async () => void handled++);
+    try {
+      await until(() => handled === 10, 'the ten handled');
+      const rows: string[] = [];
+      const report = await replay({ from: dir, handler: (d) => void rows.push(d.outreach.outreachId) });
+      expect(report).toMatchObject({ selected: 10, handled: 10, complete: true });
+      expect(consumer.state).toBe('open');
+    } finally {
+      await consumer.close();
+    }
+  });
+
   it("runs a journal's lines into a handler: the same rows as the original handling, in order", async () => {
     const original = await journalOf(30);
     const rows: string[] = [];
