@@ -32,7 +32,9 @@ const DRAIN_ANSWER_TIMEOUT_MS = 10_000;
 export const STALL_CHECK_MS = 500;
 /**
  * @internal Beyond half of idleTimeoutMs (when a peer that heeds it sends an empty frame, as
- * ActiveMQ's proton does), how long a silence may last before the link counts as stalled.
+ * ActiveMQ's proton does), how long a silence may last before the link counts as stalled: this,
+ * or a quarter of idleTimeoutMs if less, so that health shows the stall well before the link is
+ * given up at idleTimeoutMs.
  */
 export const HEARTBEAT_GRACE_MS = 1000;
 
@@ -103,12 +105,13 @@ export class AmqpLink implements InboundLink {
 
   /**
    * Since when the broker has said nothing, when that silence is longer than its heartbeats allow
-   * (half of `idleTimeoutMs`, and a second of grace): a stall, before the link is given up at
+   * (half of `idleTimeoutMs`, and a second of grace or a quarter of it if less): a stall, before the link is given up at
    * `idleTimeoutMs`. `undefined` while the broker is heard.
    */
   get silentSince(): Date | undefined {
     if (this.#state !== 'open' || this.#heardAt === 0) return undefined;
-    return Date.now() - this.#heardAt > this.#idleTimeoutMs / 2 + HEARTBEAT_GRACE_MS ? new Date(this.#heardAt) : undefined;
+    const grace = Math.min(HEARTBEAT_GRACE_MS, this.#idleTimeoutMs / 4);
+    return Date.now() - this.#heardAt > this.#idleTimeoutMs / 2 + grace ? new Date(this.#heardAt) : undefined;
   }
 
   /** Credit granted to the broker and not yet used by a message. */
@@ -370,12 +373,18 @@ export class AmqpLink implements InboundLink {
   #watch(connection: Connection): void {
     this.#heardAt = Date.now();
     socketOf(connection)?.on?.('data', () => (this.#heardAt = Date.now()));
+    const silentTooLong = (): boolean => this.#state === 'open' && Date.now() - this.#heardAt > this.#idleTimeoutMs;
     this.#watchdog = setInterval(() => {
-      const silentMs = Date.now() - this.#heardAt;
       // Before the link is open the connect timeout watches the attempt.
-      if (this.#state !== 'open' || silentMs <= this.#idleTimeoutMs) return;
-      const message = `${this.endpoint.label}: the broker sent nothing for ${silentMs} ms, not even a heartbeat, beyond idleTimeoutMs (${this.#idleTimeoutMs} ms): the connection stalled`;
-      this.#lost(new OutreachError('CONNECTION_FAILED', message, { retryable: true }));
+      if (!silentTooLong()) return;
+      // Look again after this turn's I/O: timers run before it, so a process that was starved of
+      // CPU (a long GC, a busy machine) would otherwise see the silence of its own pause, with the
+      // broker's frames waiting unread in the socket.
+      setImmediate(() => {
+        if (!silentTooLong()) return;
+        const message = `${this.endpoint.label}: the broker sent nothing for ${Date.now() - this.#heardAt} ms, not even a heartbeat, beyond idleTimeoutMs (${this.#idleTimeoutMs} ms): the connection stalled`;
+        this.#lost(new OutreachError('CONNECTION_FAILED', message, { retryable: true }));
+      });
     }, Math.min(STALL_CHECK_MS, Math.max(100, Math.floor(this.#idleTimeoutMs / 4))));
     this.#watchdog.unref?.();
   }
