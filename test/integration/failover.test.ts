@@ -258,7 +258,7 @@ describe('stalls on the real broker', () => {
     console.log(`frozen connection given up after ${Date.now() - frozenAt} ms (idleTimeoutMs 2000); health said stalled since ${stalledSince?.toISOString()}`);
     expect(stalledSince).toBeDefined();
     expect(o.errors.at(-1)).toEqual({ code: 'CONNECTION_FAILED', source: 'connection', retryable: true });
-    expect(o.errorMessages.at(-1)).toMatch(/beyond idleTimeoutMs \(4000 ms\): the connection stalled/);
+    expect(o.errorMessages.at(-1)).toMatch(/beyond idleTimeoutMs \(2000 ms\): the connection stalled/);
   });
 });
 
