@@ -65,14 +65,28 @@ async function inNode(drain: () => Promise<number>): Promise<Measured> {
   return { ms, cpuUs: (used.user + used.system) / messages };
 }
 
-function ours(broker: BrokerHandle, tuned: boolean): Runner {
+/** Ours with connection options only (`'default'`), or with this prefetch and concurrency. */
+function ours(broker: BrokerHandle, tuned: 'default' | { prefetch: number; concurrency: number }): Runner {
   return (queue) =>
     inNode(() =>
-      tuned
-        ? timedDrain(new OutreachConsumer({ ...brokerOptions(broker, queue), prefetch: 100 }), messages, 8)
-        : timedDrain(new OutreachConsumer(brokerOptions(broker, queue)), messages, 'default'),
+      tuned === 'default'
+        ? timedDrain(new OutreachConsumer(brokerOptions(broker, queue)), messages, 'default')
+        : timedDrain(new OutreachConsumer({ ...brokerOptions(broker, queue), prefetch: tuned.prefetch }), messages, tuned.concurrency),
     );
 }
+
+/**
+ * Extra settings of ours to measure beside the others, `BENCH_OURS=100/1,200/2` (prefetch/concurrency):
+ * how the defaults were chosen. Not in the report's table, only printed.
+ */
+const candidates = (process.env.BENCH_OURS ?? '')
+  .split(',')
+  .filter((c) => c.trim() !== '')
+  .map((c) => {
+    const [prefetch, concurrency] = c.split('/').map(Number);
+    if (!Number.isInteger(prefetch) || !Number.isInteger(concurrency)) throw new Error(`BENCH_OURS: "${c}" is not prefetch/concurrency`);
+    return { prefetch: prefetch!, concurrency: concurrency! };
+  });
 
 /** A bare rhea receiver as a typical rhea user writes it: credit window 100, rhea accepts on arrival. */
 function rheaAcceptOnly(broker: BrokerHandle): Runner {
@@ -213,8 +227,9 @@ const loadBefore = os.loadavg()[0]!;
 let loadMax = loadBefore;
 try {
   const runners: [string, Runner][] = [
-    ['ours, defaults', ours(broker, false)],
-    ['ours, tuned (prefetch 100, concurrency 8)', ours(broker, true)],
+    ['ours, defaults', ours(broker, 'default')],
+    ['ours, tuned (prefetch 100, concurrency 8)', ours(broker, { prefetch: 100, concurrency: 8 })],
+    ...candidates.map((c): [string, Runner] => [`ours, prefetch ${c.prefetch}, concurrency ${c.concurrency}`, ours(broker, c)]),
     ['rhea accept-only', rheaAcceptOnly(broker)],
     ['Qpid JMS client-ack', jms.runner('client')],
     ['Qpid JMS auto-ack', jms.runner('auto')],

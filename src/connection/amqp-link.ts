@@ -5,7 +5,7 @@ import { connectorFor } from './connectors.js';
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Receiver } from 'rhea';
 import { OutreachError, type OutreachErrorCode } from '../errors/outreach-error.js';
 import type { BrokerEndpoint } from './endpoints.js';
-import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, remoteAttachSource, socketOf } from './rhea-internals.js';
+import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, remoteAttachSource, setRheaIdleTimeout, socketOf } from './rhea-internals.js';
 import type { Arrival, ArrivalToken, InboundEvents, InboundLink, LinkState, WireSettlement } from './transport.js';
 
 /** @internal What one attempt needs to know; credentials stay here and in rhea, nowhere else. */
@@ -28,11 +28,16 @@ export interface LinkSettings {
 /** How long a drain may go without an answer or a message before the link stops waiting. */
 const DRAIN_ANSWER_TIMEOUT_MS = 10_000;
 
+/** @internal The idle-time-out offered in our Open frame: half of `idleTimeoutMs`. */
+export function advertisedIdleTimeout(idleTimeoutMs: number): number {
+  return Math.floor(idleTimeoutMs / 2);
+}
+
 /** @internal How often the stall watchdog looks, at most (so a stall is found within idleTimeoutMs + this). */
 export const STALL_CHECK_MS = 500;
 /**
- * @internal Beyond half of idleTimeoutMs (when a peer that heeds it sends an empty frame, as
- * ActiveMQ's proton does), how long a silence may last before the link counts as stalled: this,
+ * @internal Beyond half of idleTimeoutMs (what we offer: a peer that heeds it, as ActiveMQ's
+ * proton does, sends a frame at least that often), how long a silence may last before the link counts as stalled: this,
  * or a quarter of idleTimeoutMs if less, so that health shows the stall well before the link is
  * given up at idleTimeoutMs.
  */
@@ -182,7 +187,10 @@ export class AmqpLink implements InboundLink {
         password: settings.password,
         container_id: this.containerId,
         reconnect: false,
-        idle_time_out: settings.idleTimeoutMs,
+        // Half the timeout, as proton clients offer: ActiveMQ counts its heartbeat period from
+        // when it notices its own last frame, so its gaps reach the whole offer (read in its
+        // source, docs/wire-facts.md). Offering idleTimeoutMs/2 keeps them under the watchdog's.
+        idle_time_out: advertisedIdleTimeout(settings.idleTimeoutMs),
         ...connectorFor(this.endpoint), // the testing kit's dev queue in this process: no socket
         ...(this.endpoint.tls
           ? {
@@ -208,6 +216,9 @@ export class AmqpLink implements InboundLink {
       });
       connection.on('connection_open', () => {
         amqpOpen = true;
+        // Our Open has gone out: rhea's own give-up (twice this) stays a backstop behind the
+        // watchdog, at 2 x idleTimeoutMs, not at the watchdog's time without its second look.
+        setRheaIdleTimeout(connection, settings.idleTimeoutMs);
         this.#watch(connection);
         const receiver = connection.open_receiver({
           source: settings.browse === true ? { address: settings.queue, distribution_mode: 'copy' as const } : { address: settings.queue },
@@ -364,11 +375,11 @@ export class AmqpLink implements InboundLink {
   }
 
   /**
-   * The stall watchdog. rhea gives a silent peer twice the idle timeout it advertised, and a
-   * second more to close: 31 s for the default 15 s, with health saying `open` throughout. The
-   * timeout is what the peer promised to heed (AMQP 1.0, 2.4.5), so the link is given up once
-   * nothing at all, not even an empty frame, came for `idleTimeoutMs`; `silentSince` tells of the
-   * stall before that.
+   * The stall watchdog. rhea gives a silent peer twice the idle timeout it enforces, and a
+   * second more to close: 31 s for the default 15 s, with health saying `open` throughout. We
+   * offer the peer half of `idleTimeoutMs` (AMQP 1.0, 2.4.5: it sends a frame at least that
+   * often), so the link is given up once nothing at all, not even an empty frame, came for
+   * `idleTimeoutMs`, twice the offer; `silentSince` tells of the stall before that.
    */
   #watch(connection: Connection): void {
     this.#heardAt = Date.now();

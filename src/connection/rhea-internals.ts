@@ -40,6 +40,16 @@ export function clearRheaTimers(connection: Connection): void {
 }
 
 /**
+ * @internal Sets the idle timeout rhea itself enforces on a connection whose Open frame has gone
+ * out (`connection.local.open.idle_time_out`). rhea writes that one field into its Open and also
+ * gives a silent peer twice it before closing; after the Open only the second use remains, read
+ * again at every input.
+ */
+export function setRheaIdleTimeout(connection: Connection, ms: number): void {
+  (connection as unknown as { local: { open: { idle_time_out?: number } } }).local.open.idle_time_out = ms;
+}
+
+/**
  * @internal The `source` of the attach frame the peer sent for a receiver (`receiver.remote.attach`),
  * or `undefined` before one came.
  */

@@ -128,8 +128,9 @@ export interface OutreachConsumerOptions<A = Outreach> {
    */
   readonly connectTimeoutMs?: number;
   /**
-   * AMQP idle timeout offered to the broker, which sends an empty frame every half of it when it
-   * has nothing else to send. A connection from which nothing came for this long is given up (a
+   * How long the broker may be silent. Half of it is offered to the broker as the AMQP idle
+   * timeout (its gaps between frames can reach what is offered: ActiveMQ counts its heartbeat
+   * period from when it notices its last frame). A connection from which nothing came for this long is given up (a
    * `CONNECTION_FAILED` naming it) and the consumer reconnects: a half-open connection is found
    * within this and half a second. `health().stalledSince` shows the silence before that.
    * @defaultValue `15000`

@@ -8,15 +8,21 @@ import { AmqpLink } from '../../src/connection/amqp-link.js';
 import type { Arrival } from '../../src/connection/transport.js';
 import { Settler, type SettledDelivery } from '../../src/consumer/settler.js';
 import { OutreachDelivery } from '../../src/delivery/delivery.js';
-import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, RHEA_TIMER_KEYS, remoteAttachSource, socketOf } from '../../src/connection/rhea-internals.js';
+import { clearDrainFlag, clearRheaTimers, flushDispositionsBefore, isNullTerminus, RHEA_TIMER_KEYS, remoteAttachSource, setRheaIdleTimeout, socketOf } from '../../src/connection/rhea-internals.js';
 
 let port = 0;
 const settledAt = new Map<string, string[]>();
 const sentTo = new Set<string>();
 let server: ReturnType<ReturnType<typeof rhea.create_container>['listen']>;
 const peer = rhea.create_container({ id: 'peer' });
+/** The idle-time-out each client offered in its Open frame, by container id. */
+const offeredIdle = new Map<string, number | undefined>();
 
 beforeAll(async () => {
+  peer.on('connection_open', (context: EventContext) => {
+    const remote = (context.connection as unknown as { remote: { open: { container_id: string; idle_time_out?: number } } }).remote.open;
+    offeredIdle.set(remote.container_id, remote.idle_time_out);
+  });
   peer.on('sender_open', (context: EventContext) => {
     // Refuse the address `refused` as ActiveMQ does: answer the attach with a null source.
     // rhea answers with no source unless told; a broker answers with the terminus it serves.
@@ -193,6 +199,40 @@ describe('rhea internals we rely on', () => {
     socket!.destroy!();
     clearRheaTimers(connection);
     expect(RHEA_TIMER_KEYS.map((key) => timers[key])).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('rhea offers the idle timeout it enforces, and after the Open enforces the one set with setRheaIdleTimeout (twice it, re-armed at each input)', async () => {
+    const { connection } = await open('queue.idle');
+    expect(offeredIdle.get('client-queue.idle')).toBe(2000);
+    const timers = connection as unknown as { heartbeat_in?: { _idleTimeout?: number } };
+    expect(timers.heartbeat_in?._idleTimeout).toBe(4000);
+    setRheaIdleTimeout(connection, 5000);
+    // The peer's heartbeats (every half of what was offered) are input that re-arms the timer.
+    const until = Date.now() + 5000;
+    while (timers.heartbeat_in?._idleTimeout !== 10_000 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(timers.heartbeat_in?._idleTimeout).toBe(10_000);
+    connection.close();
+  });
+
+  it('an AmqpLink offers half of idleTimeoutMs, and outlives a pause of the process longer than idleTimeoutMs (rhea enforces twice it, behind the watchdog)', async () => {
+    let down = 0;
+    const link = await AmqpLink.open(
+      { host: '127.0.0.1', port, tls: false, label: `amqp://127.0.0.1:${port}` },
+      { queue: 'queue.idle-link', username: '', password: '', ca: undefined, servername: undefined, connectTimeoutMs: 5000, idleTimeoutMs: 1000 },
+      { arrived: () => undefined, down: () => void down++, drained: () => undefined },
+    );
+    expect(offeredIdle.get(link.containerId)).toBe(500);
+    // A pause of 1.4 x idleTimeoutMs (a long GC, a starved CPU) while the peer keeps sending its
+    // heartbeats: they wait unread in the socket. Had rhea been left to enforce idleTimeoutMs itself,
+    // its timer would fire before they are read and close the connection.
+    const until = Date.now() + 1400;
+    while (Date.now() < until) {
+      // busy: nothing else runs
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(down).toBe(0);
+    expect(link.state).toBe('open');
+    await link.close(2000);
   });
 
   it('a receiver keeps a drain flag that stays set until we clear it', async () => {
