@@ -12,18 +12,18 @@
 // Prints msg/s with heap and RSS next to each figure, the median / min / max throughput ratio of
 // ours against each baseline, the heap held over a large backlog at two prefetch sizes, and the
 // time from publish to handler (p50 / p99) at a steady publish rate.
-// Run: npm run bench:consume   (BENCH_MESSAGES, BENCH_ROUNDS, BENCH_WARMUP_ROUNDS, BENCH_RATE, BENCH_LATENCY_SECONDS)
+// Run: npm run bench:consume   (BENCH_MESSAGES, BENCH_ROUNDS, BENCH_WARMUP_ROUNDS, BENCH_RATE, BENCH_LATENCY_SECONDS, BENCH_BIG_BACKLOG)
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'rhea';
 import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
 // The consumer as users run it: the built package (tsx's transform of src/ adds a naming call to
 // every closure it creates, which the build does not).
 // Typed from src/, loaded from dist/ (`npm run bench:consume` builds first).
-import { makeOutreachMessages } from '../src/testing/index.js';
+import { makeOutreachMessage, makeOutreachMessages } from '../src/testing/index.js';
 import type * as Api from '../src/index.js';
 
 const built = '../dist/index.js';
-const { OutreachConsumer } = (await import(built)) as typeof Api;
+const { OutreachConsumer, DEFAULT_MAX_HELD_BYTES, DEFAULT_PREFETCH } = (await import(built)) as typeof Api;
 type OutreachConsumer = InstanceType<typeof OutreachConsumer>;
 // BENCH_COMPARE_DIST=/path/to/other/checkout/dist/index.js adds that build's event API as a runner
 // of the same rounds (before/after a change, on the same broker and machine load).
@@ -163,6 +163,43 @@ async function heldHeap(broker: BrokerHandle, queue: string, prefetchSize: numbe
   release();
   await consumer.close();
   return grown;
+}
+
+/** Students in the big-message rows: a campaign to a whole campus. */
+const campaignStudents = 40_000;
+
+/**
+ * A backlog of campaign-sized messages, the defaults but for `maxHeldBytes`, and a handler that
+ * never finishes: how many are held, and heap and RSS growth per held message over its body.
+ */
+async function bigHeld(
+  broker: BrokerHandle, queue: string, body: string, maxHeldBytes: number | undefined,
+): Promise<{ held: number; heldBytes: number; heapPerBody: number; rssPerBody: number }> {
+  const backlog = Number(process.env.BENCH_BIG_BACKLOG ?? 16);
+  await sendBodies(broker, queue, Array.from({ length: backlog }, (_, i) => body.replace('"outreachId":"', `"outreachId":"${i}-`)));
+  const heapBefore = await settledHeap();
+  const rssBefore = process.memoryUsage().rss;
+  const consumer = new OutreachConsumer({ ...brokerOptions(broker, queue), telemetry: false, ...(maxHeldBytes === undefined ? {} : { maxHeldBytes }) });
+  let release!: () => void;
+  const stuck = new Promise<void>((r) => (release = r));
+  let peakRss = rssBefore;
+  let handled = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+  await consumer.start(async () => {
+    await stuck;
+    handled++;
+  });
+  const fits = Math.max(1, Math.floor((maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES) / body.length));
+  while (consumer.health().held < Math.min(fits, backlog)) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 1000));
+  const { held, heldBytes } = consumer.health();
+  const heap = (await settledHeap()) - heapBefore;
+  clearInterval(sampler);
+  // Drain the rest, so the broker's heap does not keep the backlog.
+  release();
+  while (handled < backlog) await new Promise((r) => setTimeout(r, 20));
+  await consumer.close();
+  return { held, heldBytes, heapPerBody: heap / held / body.length, rssPerBody: (peakRss - rssBefore) / held / body.length };
 }
 
 interface Latency {
@@ -328,6 +365,18 @@ try {
       await store.stop();
     }
     console.log('memory is bounded by prefetch, not by the backlog: the same at each backlog size');
+
+    // Campaign-sized bodies (40,000 students, ~6.3 MB): held by bytes (maxHeldBytes), not by
+    // prefetch; memory per held message against its body.
+    const campaign = JSON.stringify(makeOutreachMessage({ seed: 5, students: campaignStudents }));
+    for (const maxHeldBytes of [undefined, 128 * 1024 * 1024]) {
+      const big = await bigHeld(broker, `bench.big.${maxHeldBytes ?? 'default'}`, campaign, maxHeldBytes);
+      record('consume', 'big messages held', { students: campaignStudents, prefetch: DEFAULT_PREFETCH, bodyMB: campaign.length / 1e6, maxHeldMB: (maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES) / 1e6, ...big });
+      console.log(
+        `${campaignStudents}-student campaigns of ${(campaign.length / 1e6).toFixed(2)} MB, maxHeldBytes ${((maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES) / 2 ** 20).toFixed(0)} MiB, prefetch ${DEFAULT_PREFETCH}: ` +
+          `${big.held} held (${(big.heldBytes / 1e6).toFixed(1)} MB of bodies); heap per held message ${big.heapPerBody.toFixed(2)}x the body, RSS ${big.rssPerBody.toFixed(2)}x (goal <= 1.5x)`,
+      );
+    }
   }
 } finally {
   await broker.stop();

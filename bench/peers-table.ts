@@ -17,6 +17,8 @@ export interface PeersRun {
   readonly warmupRounds: number;
   readonly qpidJms: string;
   readonly python: string;
+  /** The consumer's DEFAULT_PREFETCH in the build measured (absent in runs before it was recorded: 20). */
+  readonly defaultPrefetch?: number;
 }
 
 /** One runner's figures across the counted rounds. */
@@ -40,7 +42,7 @@ export function peersSection(run: PeersRun, summaries: readonly PeersSummary[]):
     PEERS_HEADING,
     '',
     `Each runner drains ${run.messages} persistent outreach messages (~${run.bytes} B, JSON text) from a fresh queue per round on ActiveMQ Classic with its KahaDB store, over AMQP+TLS with a password; ${run.rounds} rounds after ${run.warmupRounds} warm-up, the order rotated each round. ` +
-      'Ours: the built package with connection options only (prefetch 20, concurrency 1), and tuned (`prefetch: 100`, `concurrency: 8`); it decodes and validates each body and settles after the handler, which the peers do not. ' +
+      `Ours: the built package with connection options only (prefetch ${run.defaultPrefetch ?? 20}, concurrency 1), and tuned (\`prefetch: 100\`, \`concurrency: 8\`); it decodes and validates each body and settles after the handler, which the peers do not. ` +
       `Peers: a bare rhea receiver (credit window 100, accepting on arrival) and Apache Qpid JMS ${run.qpidJms} in one JVM for all rounds (\`jms.prefetchPolicy.all=100\`, a \`receive()\` loop reading each TextMessage's text; CLIENT_ACKNOWLEDGE with \`acknowledge()\` per message, or AUTO_ACKNOWLEDGE). ` +
       `CPU is per message, of the client's process (the Node process, or the whole JVM) and of the broker's. Ratios are per round, ours' throughput over the runner's: median (min-max). ${run.python}. ` +
       "The broker runs on the same CPUs and its store makes each persistent message cost it more than it costs a client (its column): throughput follows the broker and the machine's load, and the client CPU column is the steadier figure.",

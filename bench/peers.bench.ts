@@ -4,7 +4,7 @@
 // interleaved with the order rotated each round, a warm-up round first (not counted):
 //
 // - ours, defaults: OutreachConsumer from the built package with connection options only, event API
-//   `start(handler)` with a trivial async handler (prefetch 20, concurrency 1 as shipped);
+//   `start(handler)` with a trivial async handler (DEFAULT_PREFETCH, concurrency 1 as shipped);
 // - ours, tuned: the same with `prefetch: 100` and `start(handler, { concurrency: 8 })`;
 // - rhea accept-only: a bare rhea receiver, credit window 100, rhea accepting each on arrival;
 // - Qpid JMS client-ack / auto-ack: Apache Qpid JMS 2.x (what Amazon MQ's docs use for AMQP) in
@@ -33,7 +33,7 @@ import { peersSection, type PeersRun, type PeersSummary } from './peers-table.js
 import { brokerOptions, groupCpuMs, record, rheaConnect, spread, timedDrain, type Spread } from './support.js';
 
 const built = '../dist/index.js';
-const { OutreachConsumer } = (await import(built)) as typeof Api;
+const { OutreachConsumer, DEFAULT_PREFETCH } = (await import(built)) as typeof Api;
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -275,7 +275,7 @@ try {
     at: new Date().toISOString(),
     machine: `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, Node.js ${process.version}, Java ${javaVersion()}, ActiveMQ Classic ${broker.version}`,
     loadBefore, loadMax, loadAfter: os.loadavg()[0]!, minutes: (performance.now() - benchStarted) / 60_000,
-    messages, bytes: size, rounds, warmupRounds, qpidJms: qpidVersion(), python: pythonProtonNote(),
+    messages, bytes: size, rounds, warmupRounds, qpidJms: qpidVersion(), python: pythonProtonNote(), defaultPrefetch: DEFAULT_PREFETCH,
   };
   for (const summary of summaries) record('peers', 'summary', summary);
   record('peers', 'run', run);

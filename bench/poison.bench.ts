@@ -13,7 +13,7 @@ import { startBroker, type BrokerHandle } from '../scripts/activemq.mjs';
 import { OutreachConsumer } from '../src/index.js';
 import { makeOutreachMessages } from '../src/testing/index.js';
 import { sendBodies } from '../examples/seed-dev-queue.js';
-import { brokerOptions, record, spread } from './support.js';
+import { brokerOptions, groupCpuMs, record, spread } from './support.js';
 
 const good = Number(process.env.BENCH_GOOD ?? 800);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -26,6 +26,9 @@ interface Run {
   readonly deadLettered: number;
   readonly invalid: number;
   readonly outages: number;
+  /** CPU of this process and of the broker from start to the last good message, µs per delivery. */
+  readonly cpuUs: number;
+  readonly brokerCpuUs: number;
 }
 
 function bodies(round: number, withPoison: boolean): { bodies: string[]; poisonIds: Set<string> } {
@@ -55,6 +58,10 @@ async function drain(broker: BrokerHandle, queue: string, poisonIds: Set<string>
     if (outcome === 'rejected' && d.outreach !== undefined) deadLettered++;
   });
   const seen = new Set<string>();
+  const cpu = process.cpuUsage();
+  const brokerCpu = groupCpuMs(broker.pid);
+  let cpuAtFinish = { user: 0, system: 0 };
+  let brokerCpuAtFinish = 0;
   const started = performance.now();
   let finished = 0;
   let deliveries = 0;
@@ -70,6 +77,8 @@ async function drain(broker: BrokerHandle, queue: string, poisonIds: Set<string>
         if (seen.size === good) {
           finished = performance.now();
           atFinish = deliveries;
+          cpuAtFinish = process.cpuUsage(cpu);
+          brokerCpuAtFinish = groupCpuMs(broker.pid) - brokerCpu;
         }
       }
     },
@@ -77,7 +86,10 @@ async function drain(broker: BrokerHandle, queue: string, poisonIds: Set<string>
   );
   while (seen.size < good) await new Promise((r) => setTimeout(r, 5));
   const report = await consumer.close({ deadlineMs: 1000 });
-  return { ms: finished - started, deliveries: atFinish, deadLettered, invalid: report.invalid, outages };
+  return {
+    ms: finished - started, deliveries: atFinish, deadLettered, invalid: report.invalid, outages,
+    cpuUs: (cpuAtFinish.user + cpuAtFinish.system) / atFinish, brokerCpuUs: (brokerCpuAtFinish * 1000) / atFinish,
+  };
 }
 
 const broker = await startBroker({ quiet: true, persistent: false });
@@ -85,6 +97,9 @@ try {
   const ratios: number[] = [];
   const perDelivery: number[] = [];
   const deliveriesPerGood: number[] = [];
+  /** CPU per delivery with poison / without: this process's, the broker's. */
+  const clientCpu: number[] = [];
+  const brokerCpu: number[] = [];
   // Round 0 warms the broker and this process up and is not counted.
   for (let round = 0; round <= rounds; round++) {
     const clean = bodies(round, false);
@@ -97,7 +112,8 @@ try {
     const before = await drain(broker, `bench.clean.${round}.a`, clean.poisonIds);
     const withPoison = await drain(broker, `bench.poison.${round}`, poisoned.poisonIds);
     const after = await drain(broker, `bench.clean.${round}.b`, clean.poisonIds);
-    const without: Run = { ...before, ms: (before.ms + after.ms) / 2, deliveries: (before.deliveries + after.deliveries) / 2 };
+    const mean = (f: (r: Run) => number): number => (f(before) + f(after)) / 2;
+    const without: Run = { ...before, ms: mean((r) => r.ms), deliveries: mean((r) => r.deliveries), cpuUs: mean((r) => r.cpuUs), brokerCpuUs: mean((r) => r.brokerCpuUs) };
     const ratio = without.ms / withPoison.ms;
     // Per delivery: the rate at which deliveries were handled, with poison / without.
     const perGood = withPoison.deliveries / good;
@@ -105,18 +121,23 @@ try {
     if (round > 0) {
       ratios.push(ratio);
       perDelivery.push(accounted);
+      clientCpu.push(withPoison.cpuUs / without.cpuUs);
+      brokerCpu.push(withPoison.brokerCpuUs / without.brokerCpuUs);
       deliveriesPerGood.push(perGood);
     }
     console.log(
       `${round === 0 ? 'warm-up (not counted)' : `round ${round}`}: deliveries per good message ${perGood.toFixed(2)} (without poison ${(without.deliveries / good).toFixed(2)}), ` +
         `ratio per delivery ${accounted.toFixed(2)} | good messages without poison ${Math.round((good / without.ms) * 1000)} msg/s | with ${poisoned.poisonIds.size} throwing + ` +
         `${poisoned.poisonIds.size} undecodable ${Math.round((good / withPoison.ms) * 1000)} msg/s | ratio ${ratio.toFixed(2)} | ` +
-        `invalid seen ${withPoison.invalid}, dead-lettered by the end ${withPoison.deadLettered}, outages ${withPoison.outages}`,
+        `invalid seen ${withPoison.invalid}, dead-lettered by the end ${withPoison.deadLettered}, outages ${withPoison.outages} | ` +
+        `CPU µs per delivery without / with poison: this process ${without.cpuUs.toFixed(0)} / ${withPoison.cpuUs.toFixed(0)}, broker ${without.brokerCpuUs.toFixed(0)} / ${withPoison.brokerCpuUs.toFixed(0)}`,
     );
   }
   record('poison', 'ratio good-message throughput with poison / without', { ...spread(ratios), goal: 0.8, good, rounds });
   record('poison', 'ratio per delivery with poison / without (the poison\'s own deliveries accounted)', { ...spread(perDelivery), goal: 0.9, good, rounds });
   record('poison', 'deliveries per good message with poison', { ...spread(deliveriesPerGood), good, rounds });
+  record('poison', 'CPU per delivery with poison / without, this process', { ...spread(clientCpu), good, rounds });
+  record('poison', 'CPU per delivery with poison / without, the broker', { ...spread(brokerCpu), good, rounds });
   const line = (name: string, values: number[], goal?: number): string => {
     const sorted = [...values].sort((x, y) => x - y);
     return `${name}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} (min ${sorted[0]!.toFixed(2)}, max ${sorted.at(-1)!.toFixed(2)})${goal === undefined ? '' : `; goal >= ${goal}`}`;
@@ -125,6 +146,8 @@ try {
   console.log(line('good-message throughput with poison / without (raw)', ratios));
   console.log(line('deliveries per good message with poison', deliveriesPerGood));
   console.log(line('throughput per delivery with poison / without (accounted)', perDelivery, 0.9));
+  console.log(line('CPU per delivery with poison / without, this process', clientCpu));
+  console.log(line('CPU per delivery with poison / without, the broker', brokerCpu));
 } finally {
   await broker.stop();
 }

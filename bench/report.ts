@@ -30,7 +30,7 @@ const steps: Step[] = [
   {
     name: 'consume',
     args: [...tsx, 'bench/consume.bench.ts'],
-    env: quick ? { BENCH_MESSAGES: '2000', BENCH_ROUNDS: '2', BENCH_WARMUP_ROUNDS: '1', BENCH_LATENCY_SECONDS: '2', BENCH_LATENCY_WARMUP_SECONDS: '1', BENCH_BACKLOGS: '1000,10000' } : {},
+    env: quick ? { BENCH_MESSAGES: '2000', BENCH_ROUNDS: '2', BENCH_WARMUP_ROUNDS: '1', BENCH_LATENCY_SECONDS: '2', BENCH_LATENCY_WARMUP_SECONDS: '1', BENCH_BACKLOGS: '1000,10000', BENCH_BIG_BACKLOG: '6' } : {},
   },
   { name: 'poison', args: [...tsx, 'bench/poison.bench.ts'], env: quick ? { BENCH_GOOD: '200', BENCH_ROUNDS: '1' } : {} },
   { name: 'telemetry', args: [...tsx, 'bench/telemetry.bench.ts'], env: quick ? { BENCH_MESSAGES: '1000', BENCH_ROUNDS: '2' } : {} },
@@ -39,6 +39,8 @@ const steps: Step[] = [
     args: [...tsx, 'bench/journal.bench.ts'],
     env: quick ? { BENCH_MESSAGES: '300', BENCH_ROUNDS: '1', BENCH_WARMUP_ROUNDS: '1', BENCH_REPLAY_LINES: '5000', BENCH_REPLAY_ROUNDS: '1' } : {},
   },
+  // The reliability suite's shared-store failover, timed per run (it records when BENCH_JSON is set).
+  ...(quick ? [] : [{ name: 'failover', args: [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--project', 'reliability', 'test/reliability/shared-store-failover.test.ts'], env: {} }]),
   ...(process.env.BENCH_PEERS === '1'
     ? [{ name: 'peers', args: ['--import', 'tsx', 'bench/peers.bench.ts'], env: quick ? { BENCH_MESSAGES: '1000', BENCH_ROUNDS: '1' } : {} }]
     : []),
@@ -158,6 +160,15 @@ function render(figures: readonly Figure[], isQuick: boolean, at: Date, before: 
       .filter((f) => f.name === 'memory held')
       .map((f) => `| ${String(f['backlog'])} | ${n(f['heapMB'], 1)} MB | ${n(f['rssMB'], 0)} MB |`),
     '',
+    'Campaign-sized bodies: a backlog of 16 campaigns to 40,000 students each, default options but `maxHeldBytes`, a handler that never finishes. Held by bytes, not by prefetch; heap growth after full collections and peak RSS growth, per held message over its body (goal: RSS at most 1.5x). RSS keeps what the process grew to, so it reads high when few are held.',
+    '',
+    '| body | maxHeldBytes | prefetch | held | bodies held | heap per held / body | RSS per held / body |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...of('consume')
+      .filter((f) => f.name === 'big messages held')
+      .map((f) => `| ${n(f['bodyMB'], 2)} MB | ${n(f['maxHeldMB'], 1)} MB | ${String(f['prefetch'] ?? '')} | ${String(f['held'])} | ${n(Number(f['heldBytes']) / 1e6, 1)} MB | ${n(f['heapPerBody'], 2)}x | ${n(f['rssPerBody'], 2)}x |`),
+    '',
+    ...failoverSection(of('failover'), isQuick),
     '## Poison (`bench:poison`) and telemetry (`bench:telemetry`)',
     '',
     '| ratio | median | min | max | goal |',
@@ -212,4 +223,26 @@ function peers(figures: readonly Figure[], earlier: string | undefined): string 
   const carried = '_Carried over from an earlier report: this one ran without BENCH_PEERS=1._';
   if (earlier !== undefined) return earlier.replace(`\n\n${carried}`, '').replace(PEERS_HEADING, `${PEERS_HEADING}\n\n${carried}`);
   return `${PEERS_HEADING}\n\nNot run: \`BENCH_PEERS=1 npm run bench\` or \`npm run bench:peers\` (needs Maven; about 20 minutes).\n`;
+}
+
+/** The failover split per run, from the reliability suite's shared-store pair (not run with --quick). */
+function failoverSection(rows: readonly Figure[], isQuick: boolean): string[] {
+  const ms = (v: unknown): string => (typeof v === 'number' ? String(Math.round(v)) : '');
+  const share = (f: Figure, key: string): string => (typeof f[key] === 'number' && typeof f['brokerServingMs'] === 'number' ? ms((f[key] as number) - (f['brokerServingMs'] as number)) : '');
+  return [
+    "## Failover (the reliability suite's shared-store pair)",
+    '',
+    isQuick
+      ? 'Not run with `--quick`: `npm run test:reliability` prints the same split.'
+      : 'Two ActiveMQ brokers on one KahaDB directory, the consumer given both endpoints, 10,000 persistent outreach draining into PostgreSQL: the active broker is killed with SIGKILL mid-drain, twice; then both are down for 45 s (the consumer deep in its back-off) and one comes back. Times in ms from the kill; the client\'s share is from the moment the broker served (its log\'s "started" line) to the consumer connected, and to its first message handled. Goal: the client\'s share under 1 s in every run.',
+    '',
+    ...(isQuick
+      ? []
+      : [
+          '| case | run | lock taken | broker serving | consumer connected | first handled | client share: connected | client share: first handled |',
+          '| --- | --- | --- | --- | --- | --- | --- | --- |',
+          ...rows.map((f) => `| ${f.name} | ${String(f['run'])} | ${ms(f['lockTakenMs'])} | ${ms(f['brokerServingMs'])} | ${ms(f['clientConnectedMs'])} | ${ms(f['firstHandledMs'])} | ${share(f, 'clientConnectedMs')} | ${share(f, 'firstHandledMs')} |`),
+          '',
+        ]),
+  ];
 }

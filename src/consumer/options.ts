@@ -66,8 +66,9 @@ export interface OutreachConsumerOptions<A = Outreach> {
    * The most messages held in this process at once: buffered, being handled, or waiting to be
    * settled (failed ones waiting out a retry delay are bounded apart: `maxWaitingRetries`).
    * Credit is granted to the broker only as work completes, so memory stays bounded by
-   * `prefetch` whatever the backlog.
-   * @defaultValue `20` ({@link DEFAULT_PREFETCH})
+   * `prefetch` whatever the backlog, and by `maxHeldBytes` whatever the bodies' size. It is also
+   * the most a crash (`kill -9`, a lost connection) leaves to be delivered again.
+   * @defaultValue `100` ({@link DEFAULT_PREFETCH})
    */
   readonly prefetch?: number;
   /**

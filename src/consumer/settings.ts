@@ -14,8 +14,12 @@ import { DEFAULT_MAX_PROBE_DELAY_MS, DEFAULT_OUTAGE_THRESHOLD, DEFAULT_PROBE_DEL
 
 // Every default and limit of the consumer, named, in one place.
 
-/** Default `prefetch`: small, because each Civitas message can list many students. */
-export const DEFAULT_PREFETCH = 20;
+/**
+ * Default `prefetch`: the window the peers use (rhea users, Qpid JMS tuned for AMQP), measured
+ * against them on persistent messages (docs/benchmarks.md). Big bodies are bounded by bytes
+ * (`maxHeldBytes`), not by this: a backlog of campaigns holds a few at a time.
+ */
+export const DEFAULT_PREFETCH = 100;
 /** Default `maxHeldBytes`: 32 MiB of bodies (a handful of campaign-sized messages; thousands of small ones). */
 export const DEFAULT_MAX_HELD_BYTES = 32 * 1024 * 1024;
 /** @internal Default `maxWaitingRetries`, per unit of `prefetch`. */

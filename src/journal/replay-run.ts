@@ -3,6 +3,7 @@ import type * as t from 'io-ts';
 import type { AckStrategy } from '../ack/strategy.js';
 import { consumerOverSource } from '../consumer/outreach-consumer.js';
 import type { OutreachHandler } from '../consumer/dispatcher.js';
+import { DEFAULT_PREFETCH } from '../consumer/settings.js';
 import { OutreachError } from '../errors/outreach-error.js';
 import type { OutreachLogger } from '../logger.js';
 import type { DecodeErrorKind } from '../message/decode-error.js';
@@ -36,7 +37,7 @@ export interface ReplayOptions<A = Outreach> {
   readonly handler: OutreachHandler<A>;
   /** Deliveries your handler works on at once; at most `prefetch`. @defaultValue `1` */
   readonly concurrency?: number;
-  /** Lines held at once (a {@link batched} strategy's `size` must not exceed it). @defaultValue `20` */
+  /** Lines held at once (a {@link batched} strategy's `size` must not exceed it). @defaultValue `100`, the consumer's ({@link DEFAULT_PREFETCH}) */
   readonly prefetch?: number;
   /** When a line counts as done, as for a consumer (a {@link batched} commit is where your sink writes). @defaultValue `atLeastOnce()` */
   readonly strategy?: NoInfer<AckStrategy<A>>;
@@ -138,7 +139,7 @@ interface RunHooks {
 /** @internal Runs `lines` through the engine into `options.handler`; resolves once all are settled (or the signal stopped it). */
 export async function runLines<A>(lines: AsyncIterable<ReplayedLine>, label: string, options: RunOptions<A>, hooks: RunHooks = {}): Promise<{ log: ReplayLog; report: ReplayReport }> {
   if (typeof options.handler !== 'function') throw new OutreachError('INVALID_ARGUMENT', 'handler must be a function');
-  const prefetch = options.prefetch ?? 20;
+  const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
   const log = new ReplayLog(label, lines, prefetch + READ_AHEAD);
   const failed: ReplayFailure[] = [];
   const invalid: ReplayInvalid[] = [];

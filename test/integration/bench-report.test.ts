@@ -29,6 +29,11 @@ describe('npm run bench -- --quick', () => {
       expect(report.match(new RegExp(`^\\| ${runner} \\| \\d+ \\| 500 msg/s \\| ${number} ms \\| ${number} ms \\| ${number} ms \\|$`, 'gm'))).toHaveLength(2);
     }
     expect(report.match(/^\| (1000|10000) \| \d+\.\d MB \| \d+ MB \|$/gm)).toHaveLength(2);
+    // Campaign-sized bodies: held by bytes, at the default budget and at 128 MiB.
+    expect(report.match(new RegExp(`^\\| 6\\.\\d\\d MB \\| (33\\.6|134\\.2) MB \\| \\d+ \\| \\d+ \\| ${number} MB \\| ${number}x \\| ${number}x \\|$`, 'gm'))).toHaveLength(2);
+    expect(report).toMatch(/^## Failover \(the reliability suite's shared-store pair\)\n\nNot run with `--quick`/m);
+    expect(report).toMatch(new RegExp(`^\\| ratio per delivery with poison / without \\(the poison's own deliveries accounted\\) \\| ${number}`, 'm'));
+    expect(report).toMatch(new RegExp(`^\\| deliveries per good message with poison \\| ${number}`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| ratio good-message throughput with poison / without \\| ${number}`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| throughput ratio sdk / off \\| ${number}`, 'm'));
     expect(report).toMatch(new RegExp(`^\\| api, no provider \\| ${number} \\|`, 'm'));

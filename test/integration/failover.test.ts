@@ -7,7 +7,7 @@
 // These tests start their own broker, so that restarting it does not disturb the shared one.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerHandle } from '../../scripts/activemq.mjs';
-import { OutreachConsumer, type OutreachDelivery, type Outreach } from '../../src/index.js';
+import { DEFAULT_PREFETCH, OutreachConsumer, type OutreachDelivery, type Outreach } from '../../src/index.js';
 import { makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, sendAmqp, uniqueQueue, waitFor } from './support.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -151,10 +151,10 @@ describe('active/standby endpoints', () => {
     expect(cutCounts[0]).toBe(0);
     expect(cutCounts.at(-1)).toBeGreaterThanOrEqual(1);
     expectRedeliveriesCounted(o.seen);
-    // Duplicates only from the window held when the connection went: at most prefetch (default 20).
+    // Duplicates only from the window held when the connection went: at most prefetch (the default).
     const duplicates = o.handled - ids.length;
     expect(duplicates).toBeGreaterThanOrEqual(1);
-    expect(duplicates).toBeLessThanOrEqual(20 * o.events('disconnected').length);
+    expect(duplicates).toBeLessThanOrEqual(DEFAULT_PREFETCH * o.events('disconnected').length);
     // Every connection error on the way was retryable; the consumer is still open.
     expect(o.errors.filter((e) => e.source === 'connection' && !e.retryable)).toEqual([]);
     expect(consumer.state).toBe('open');

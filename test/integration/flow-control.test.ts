@@ -3,7 +3,7 @@
 // without loss.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_HELD_BYTES, OutreachConsumer } from '../../src/index.js';
+import { DEFAULT_MAX_HELD_BYTES, DEFAULT_PREFETCH, OutreachConsumer } from '../../src/index.js';
 import { makeOutreachMessage, makeOutreachMessages } from '../../src/testing/index.js';
 import { consumerOptions, expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
 
@@ -115,7 +115,7 @@ describe('flow control tied to work', () => {
     const count = 8;
     await sendAmqp(broker, queue, Array.from({ length: count }, (_, i) => body.replace('"outreachId":"', `"outreachId":"${i}-`)), { durable: false });
     await expectQueueSize(broker, queue, count, 60_000);
-    const consumer = new OutreachConsumer(consumerOptions(broker, queue)); // prefetch 20, maxHeldBytes 32 MiB
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue)); // the defaults: prefetch 100, maxHeldBytes 32 MiB
     let maxHeld = 0;
     let maxBytes = 0;
     const read = (): void => {
@@ -138,7 +138,7 @@ describe('flow control tied to work', () => {
       await sleep(1_000);
       read();
       const heap = process.memoryUsage().heapUsed;
-      console.log(`campaigns of ${(body.length / 1e6).toFixed(2)} MB: ${maxHeld} held at most (${(maxBytes / 1e6).toFixed(1)} MB of bodies; prefetch 20); heap now ${(heap / 1e6).toFixed(0)} MB`);
+      console.log(`campaigns of ${(body.length / 1e6).toFixed(2)} MB: ${maxHeld} held at most (${(maxBytes / 1e6).toFixed(1)} MB of bodies; prefetch ${DEFAULT_PREFETCH}); heap now ${(heap / 1e6).toFixed(0)} MB`);
       expect(maxHeld).toBe(fits);
       expect(maxBytes).toBeLessThanOrEqual(DEFAULT_MAX_HELD_BYTES);
       release();
