@@ -160,7 +160,7 @@ function render(figures: readonly Figure[], isQuick: boolean, at: Date, before: 
       .filter((f) => f.name === 'memory held')
       .map((f) => `| ${String(f['backlog'])} | ${n(f['heapMB'], 1)} MB | ${n(f['rssMB'], 0)} MB |`),
     '',
-    'Campaign-sized bodies: a backlog of 16 campaigns to 40,000 students each, default options but `maxHeldBytes`, a handler that never finishes. Held by bytes, not by prefetch; heap growth after full collections and peak RSS growth, per held message over its body (goal: RSS at most 1.5x). RSS keeps what the process grew to, so it reads high when few are held.',
+    'Campaign-sized bodies: a backlog of 12 campaigns to 40,000 students each (6 with --quick), default options but `maxHeldBytes`, a handler that never finishes. Held by bytes, not by prefetch; heap growth after full collections and peak RSS growth, per held message over its body (goal: RSS at most 1.5x). RSS keeps what the process grew to, so it reads high when few are held.',
     '',
     '| body | maxHeldBytes | prefetch | held | bodies held | heap per held / body | RSS per held / body |',
     '| --- | --- | --- | --- | --- | --- | --- |',
