@@ -62,7 +62,7 @@ describe('consumer types', () => {
       expect(() => new OutreachConsumer({ ...base, queue })).toThrow(/one queue name/);
     }
     expect(new OutreachConsumer({ ...base, queue: 'queue://civitas.outreach' }).state).toBe('idle');
-    expect(() => new OutreachConsumer({ ...base, strategy: batched({ size: 50, commit: async () => undefined }) })).toThrow(/must not exceed prefetch/);
+    expect(() => new OutreachConsumer({ ...base, strategy: batched({ size: DEFAULT_PREFETCH + 1, commit: async () => undefined }) })).toThrow(/must not exceed prefetch/);
   });
 
   it('lets a user write the options and handler types bare, as of the default codec', () => {
