@@ -23,7 +23,7 @@ export interface RunHandlerOptions<A = Outreach> {
    *   outlast a test's timeout. The attempts, `deliveryCount`s and outcomes are the same.
    */
   readonly strategy?: OutreachConsumerOptions<A>['strategy'];
-  /** Messages held at once. @defaultValue `100`, the consumer's default ({@link DEFAULT_PREFETCH}) */
+  /** Messages held at once. @defaultValue `100`, the consumer's default (`DEFAULT_PREFETCH`) */
   readonly prefetch?: number;
   /** Failed deliveries waiting for a retry outside the prefetch budget. @defaultValue 10 x prefetch */
   readonly maxWaitingRetries?: number;
