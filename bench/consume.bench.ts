@@ -175,6 +175,7 @@ const campaignStudents = 40_000;
 async function bigHeld(
   broker: BrokerHandle, queue: string, body: string, maxHeldBytes: number | undefined,
 ): Promise<{ held: number; heldBytes: number; heapPerBody: number; rssPerBody: number }> {
+  const budget = maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
   const backlog = Number(process.env.BENCH_BIG_BACKLOG ?? 12);
   await sendBodies(broker, queue, Array.from({ length: backlog }, (_, i) => body.replace('"outreachId":"', `"outreachId":"${i}-`)));
   await settledHeap();
@@ -189,7 +190,7 @@ async function bigHeld(
     await stuck;
     handled++;
   });
-  const fits = Math.max(1, Math.floor((maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES) / body.length));
+  const fits = Math.max(1, Math.floor(budget / body.length));
   // Until all that fit are held, or the broker sends no more (its memory limits can hold some back).
   const until = Date.now() + 30_000;
   while (consumer.health().held < Math.min(fits, backlog) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));

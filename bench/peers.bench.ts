@@ -77,7 +77,7 @@ function ours(broker: BrokerHandle, tuned: 'default' | { prefetch: number; concu
 
 /**
  * Extra settings of ours to measure beside the others, `BENCH_OURS=100/1,200/2` (prefetch/concurrency):
- * how the defaults were chosen. Not in the report's table, only printed.
+ * how the defaults were chosen. Each is a row of the table, like the other runners.
  */
 const candidates = (process.env.BENCH_OURS ?? '')
   .split(',')

@@ -229,20 +229,15 @@ function peers(figures: readonly Figure[], earlier: string | undefined): string 
 function failoverSection(rows: readonly Figure[], isQuick: boolean): string[] {
   const ms = (v: unknown): string => (typeof v === 'number' ? String(Math.round(v)) : '');
   const share = (f: Figure, key: string): string => (typeof f[key] === 'number' && typeof f['brokerServingMs'] === 'number' ? ms((f[key] as number) - (f['brokerServingMs'] as number)) : '');
+  const heading = ["## Failover (the reliability suite's shared-store pair)", ''];
+  if (isQuick) return [...heading, 'Not run with `--quick`: `npm run test:reliability` prints the same split.', ''];
   return [
-    "## Failover (the reliability suite's shared-store pair)",
+    ...heading,
+    'Two ActiveMQ brokers on one KahaDB directory, the consumer given both endpoints, 10,000 persistent outreach draining into PostgreSQL: the active broker is killed with SIGKILL mid-drain, twice; then both are down for 45 s (the consumer deep in its back-off) and one comes back. Times in ms from the kill; the client\'s share is from the moment the broker served (its log\'s "started" line) to the consumer connected, and to its first message handled. Goal: the client\'s share under 1 s in every run.',
     '',
-    isQuick
-      ? 'Not run with `--quick`: `npm run test:reliability` prints the same split.'
-      : 'Two ActiveMQ brokers on one KahaDB directory, the consumer given both endpoints, 10,000 persistent outreach draining into PostgreSQL: the active broker is killed with SIGKILL mid-drain, twice; then both are down for 45 s (the consumer deep in its back-off) and one comes back. Times in ms from the kill; the client\'s share is from the moment the broker served (its log\'s "started" line) to the consumer connected, and to its first message handled. Goal: the client\'s share under 1 s in every run.',
+    '| case | run | lock taken | broker serving | consumer connected | first handled | client share: connected | client share: first handled |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((f) => `| ${f.name} | ${String(f['run'])} | ${ms(f['lockTakenMs'])} | ${ms(f['brokerServingMs'])} | ${ms(f['clientConnectedMs'])} | ${ms(f['firstHandledMs'])} | ${share(f, 'clientConnectedMs')} | ${share(f, 'firstHandledMs')} |`),
     '',
-    ...(isQuick
-      ? []
-      : [
-          '| case | run | lock taken | broker serving | consumer connected | first handled | client share: connected | client share: first handled |',
-          '| --- | --- | --- | --- | --- | --- | --- | --- |',
-          ...rows.map((f) => `| ${f.name} | ${String(f['run'])} | ${ms(f['lockTakenMs'])} | ${ms(f['brokerServingMs'])} | ${ms(f['clientConnectedMs'])} | ${ms(f['firstHandledMs'])} | ${share(f, 'clientConnectedMs')} | ${share(f, 'firstHandledMs')} |`),
-          '',
-        ]),
   ];
 }

@@ -28,8 +28,8 @@ export interface LinkSettings {
 /** How long a drain may go without an answer or a message before the link stops waiting. */
 const DRAIN_ANSWER_TIMEOUT_MS = 10_000;
 
-/** @internal The idle-time-out offered in our Open frame: half of `idleTimeoutMs`. */
-export function advertisedIdleTimeout(idleTimeoutMs: number): number {
+/** The idle-time-out offered in our Open frame: half of `idleTimeoutMs`. */
+function advertisedIdleTimeout(idleTimeoutMs: number): number {
   return Math.floor(idleTimeoutMs / 2);
 }
 

@@ -5,11 +5,12 @@
 // first restarted as the standby by then). The table must end exact: each outreach once. Then a
 // long outage: both brokers down for 45 s, so the consumer is deep in its back-off (waits of 15 to
 // 30 s) when one comes back; it must connect within moments of the broker serving.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPair, STARTED_RE, type BrokerHandle, type BrokerPair } from '../../scripts/activemq.mjs';
+import { record } from '../../bench/support.js';
 import { expectExact } from './harness.js';
 import { asOutgoing, ConsumerProcess, consumerSettings, distinctiveMessages, leakCheck, PG, runId, send, sinkCounts, sinkSchema, sleep, until } from './support.js';
 
@@ -73,17 +74,9 @@ async function failover(dying: BrokerHandle, heir: BrokerHandle, consumer: Consu
   return { lockTakenMs: lockAt - killedAt, brokerServingMs: startedAt - killedAt, clientConnectedMs: connected.at - killedAt, firstHandledMs: handled.at - killedAt };
 }
 
-/**
- * Adds a failover's timings to the file named by BENCH_JSON, for `npm run bench`'s report (which
- * runs this file as a step); nothing otherwise.
- */
-function recordForReport(figure: object): void {
-  const file = process.env.BENCH_JSON;
-  if (file !== undefined && file !== '') appendFileSync(file, `${JSON.stringify({ bench: 'failover', ...figure })}\n`);
-}
-
 function report(n: number, f: Failover): void {
-  recordForReport({ name: 'kill -9 of the active broker', run: n, ...f });
+  // For `npm run bench`'s report, which runs this file as a step (only when BENCH_JSON is set).
+  record('failover', 'kill -9 of the active broker', { run: n, ...f });
   console.log(
     `[reliability] failover ${n}: kill -> lock taken ${f.lockTakenMs} ms, -> standby serving ${f.brokerServingMs} ms ` +
       `(lock wait ${f.lockTakenMs} + store recovery ${f.brokerServingMs - f.lockTakenMs}), -> consumer connected ${f.clientConnectedMs} ms ` +
@@ -162,7 +155,7 @@ it('after a long outage (both brokers down 45 s, the consumer deep in its back-o
     const servingAt = lineTime(started!);
     const connected = await consumer.waitFor('connected', 120_000, killedAt + 45_000);
     const handled = await consumer.waitFor('first-handled', 120_000, killedAt + 45_000);
-    recordForReport({ name: 'both brokers down 45 s', run: 1, brokerServingMs: servingAt - killedAt, clientConnectedMs: connected.at - killedAt, firstHandledMs: handled.at - killedAt });
+    record('failover', 'both brokers down 45 s', { run: 1, brokerServingMs: servingAt - killedAt, clientConnectedMs: connected.at - killedAt, firstHandledMs: handled.at - killedAt });
     console.log(
       `[reliability] long outage: broker serving ${servingAt - killedAt} ms after the kill; consumer connected ${connected.at - servingAt} ms ` +
         `and first message handled ${handled.at - servingAt} ms after the broker served (its back-off wait was up to 30,000 ms)`,
