@@ -75,6 +75,7 @@ export class Dispatcher<A> {
       if (probe) this.#host.probeAdmitted(delivery);
       // Hooks for invalid messages run beside the handler: they do not take its concurrency slots.
       table.addInvalid(delivery, generation);
+      gate.topUp();
       void this.#handleInvalid(delivery, decoded.left).finally(() => table.finish(delivery));
       return;
     }
@@ -93,6 +94,10 @@ export class Dispatcher<A> {
       this.#host.reportError(asSettleError(error), 'settle');
     }
     table.addBuffered(delivery, generation);
+    // The byte budget may grant more now that this body's size is known (before the first, each
+    // counts at maxBodyBytes); with it still unknown, nothing else would ask until a settlement.
+    // Otherwise an arrival turns a credit into a slot and this grants nothing.
+    gate.topUp();
     this.pump();
   }
 

@@ -134,7 +134,12 @@ describe('flow control tied to work', () => {
         handled++;
       });
       const fits = Math.floor(DEFAULT_MAX_HELD_BYTES / body.length);
-      await waitFor(() => consumer.health().held === fits, `${fits} held`, 60_000);
+      // At least `fits` (more fails below, with the figure); on a timeout, what the consumer shows.
+      await waitFor(() => consumer.health().held >= fits, `${fits} held`, 60_000).catch(async (error: unknown) => {
+        const { held, heldBytes, credit, state, connected } = consumer.health();
+        const stats = await queueStatsOf(broker, queue);
+        throw new Error(`${String(error)}: health ${JSON.stringify({ held, heldBytes, credit, state, connected })}, broker ${JSON.stringify(stats)}`);
+      });
       await sleep(1_000);
       read();
       const heap = process.memoryUsage().heapUsed;

@@ -47,6 +47,24 @@ describe('maxHeldBytes', () => {
     expect(most).toBeGreaterThanOrEqual(2); // the budget, not one at a time
   });
 
+  it('fills the budget while the handler is stuck: the first bodies seen set the count, no settlement needed', async () => {
+    // Before any body is seen the gate counts each at maxBodyBytes, so it grants little; once the
+    // first arrive it knows their size and must grant the rest at once. It waited for a
+    // settlement or a drain answer before (CI: stuck at 2 of 5 campaigns for a minute).
+    const bodies = campaigns(8, 600);
+    const size = Math.max(...bodies.map((b) => b.length));
+    q = await startDevQueue({ network: false, queues: { stuck: bodies.map((body) => ({ body })) } });
+    const budget = 5 * size + size / 2; // room for five
+    consumer = devConsumer(q, 'stuck', { prefetch: 20, maxHeldBytes: budget, maxBodyBytes: 2 * size + 1 });
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    await consumer.start(async () => stuck);
+    await until(() => consumer!.health().held >= 5, 'five held');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(consumer.health().held).toBe(5);
+    release();
+  });
+
   it('small messages never meet it: prefetch decides', async () => {
     const bodies = campaigns(30, 1);
     q = await startDevQueue({ network: false, queues: { small: bodies.map((body) => ({ body })) } });
