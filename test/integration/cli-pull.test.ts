@@ -5,7 +5,6 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PREFETCH } from '../../src/index.js';
 import { makeOutreachMessages } from '../../src/testing/index.js';
 import { assertCliBuilt, CLI, cliEnv, closedPort, readLines, runCli, startCli, type ArchivedLine } from './cli-support.js';
 import { expectQueueSize, queueStatsOf, sendAmqp, sharedBroker, uniqueQueue, waitFor } from './support.js';
@@ -108,9 +107,9 @@ describe('pull', () => {
     const union = new Set([...inFile, ...rest]);
     expect(sent.filter((id) => !union.has(id))).toEqual([]); // nothing lost
     expect(union.size).toBe(sent.length);
-    // Written but not yet accepted when the process died: in both. At most one prefetch.
+    // Written but not yet accepted when the process died: in both. At most pull's prefetch (50).
     const twice = rest.filter((id) => inFile.includes(id));
-    expect(twice.length).toBeLessThanOrEqual(DEFAULT_PREFETCH);
+    expect(twice.length).toBeLessThanOrEqual(50);
     expect(inFile.length + rest.length - twice.length).toBe(sent.length);
   });
 
