@@ -86,6 +86,8 @@ export class JournalLink implements InboundLink {
   #askingUpstream = false;
   /** Dead letters being written: close() waits for them. */
   readonly #deadLettering = new Set<Promise<void>>();
+  /** The dead letter written last (`#deadLetter` never rejects): the next waits for it. */
+  #lastDeadLetter: Promise<void> = Promise.resolve();
   /**
    * Lines settled whose cursor is not on disk yet. They take a place of the credit until it is:
    * after a crash they come again, like the lines handed out and not settled, and together the two
@@ -145,7 +147,10 @@ export class JournalLink implements InboundLink {
         this.#raised.set(line, (this.#raised.get(line) ?? 0) + 1);
         this.#again.push(line);
       } else {
-        const written = this.#deadLetter(line, reason ?? '').finally(() => this.#deadLettering.delete(written));
+        // One after another, so the file keeps the order they failed in (each first reads its
+        // line back, and two reads in parallel can finish in either order).
+        const written = this.#lastDeadLetter.then(() => this.#deadLetter(line, reason ?? '')).finally(() => this.#deadLettering.delete(written));
+        this.#lastDeadLetter = written;
         this.#deadLettering.add(written);
       }
     }

@@ -2,7 +2,7 @@
 // allows, each outcome the journal's own (accepted settles the cursor, released and retried come
 // again first, rejected goes to the dead letters), a drain answered when nothing is left, and a
 // line appended later handed out at once.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Arrival } from '../../src/connection/transport.js';
 import { Settler } from '../../src/consumer/settler.js';
 import { OutreachDelivery } from '../../src/delivery/delivery.js';
-import { JournalLink } from '../../src/journal/journal-link.js';
+import { JournalLink, type LineLog } from '../../src/journal/journal-link.js';
 import { JournalStore } from '../../src/journal/journal-store.js';
 import { DEAD_LETTERS_FILE, DeadLetterStore, listDeadLetters } from '../../src/journal/dead-letters.js';
 import { archiveLine, readLine } from '../../src/journal/line.js';
@@ -30,13 +30,13 @@ afterEach(async () => {
 
 const line = (id: number): string => archiveLine({ messageId: `ID:${id}`, deliveryCount: 0, receivedAt: new Date(0) }, `{"n":${id},"big":12345678901234567890}`);
 
-function link() {
+function link(log: LineLog = store) {
   const arrivals: Arrival[] = [];
   const drains: boolean[] = [];
   const deadLetters: { number: number; reason: string }[] = [];
   const errors: unknown[] = [];
   const journal = new JournalLink(
-    store,
+    log,
     { add: (_text, number, reason) => (deadLetters.push({ number, reason }), Promise.resolve()) },
     { arrived: (a) => void arrivals.push(a), drained: (dry) => void drains.push(dry), down: () => undefined },
     (e) => void errors.push(e),
@@ -85,6 +85,29 @@ describe('journal link', () => {
       ['ID:3', 1],
       ['ID:5', 0],
     ]);
+  });
+
+  it('dead letters are kept in the order they failed, even when reading one line back is slow', async () => {
+    for (let i = 1; i <= 3; i++) await store.append(line(i));
+    // The first line reads back slowly, as a cold disk may: the others must not overtake it.
+    const slowFirst: LineLog = {
+      get dir() { return store.dir; },
+      get cursor() { return store.cursor; },
+      get durable() { return store.durable; },
+      read: async (n) => {
+        if (n === 1) await sleep(30);
+        return store.read(n);
+      },
+      isSettled: (n) => store.isSettled(n),
+      settle: (lines) => store.settle(lines),
+      onDurable: (listener) => store.onDurable(listener),
+    };
+    const { journal, arrivals, deadLetters, delivery } = link(slowFirst);
+    journal.addCredit(3);
+    await until(() => arrivals.length === 3, 'three arrivals');
+    for (const d of arrivals.map(delivery)) d.reject('poison');
+    await until(() => deadLetters.length === 3, 'three dead letters');
+    expect(deadLetters.map((d) => d.number)).toEqual([1, 2, 3]);
   });
 
   it('a drain is answered dry once nothing more is there, and not dry when lines use the credit up', async () => {
