@@ -33,6 +33,19 @@ function advertisedIdleTimeout(idleTimeoutMs: number): number {
   return Math.floor(idleTimeoutMs / 2);
 }
 
+/**
+ * How many deliveries a session keeps track of (rhea's `session_buffer_size`; its default is
+ * 2048). rhea frees these slots only from the oldest delivery on, in order, and offers the broker
+ * as session window only the free ones. So one delivery held unsettled (a failure waiting out its
+ * retry delay, a slow handler beside fast ones) stops the broker's transfers once 2048 more have
+ * come after it, whatever the link credit: ActiveMQ queued them and sent nothing (`bench:poison`,
+ * broker trace, docs/wire-facts.md). 16,384 covers a 1 s and a 2 s retry delay at a local
+ * broker's fastest (about 6,000 a second) and 4 s at a persistent queue's pace. A slot behind a
+ * held delivery keeps rhea's record of a settled one (about 1.5 KB, not its body): at most about
+ * 24 MB, and only while one is held that long.
+ */
+export const SESSION_BUFFER_SIZE = 16_384;
+
 /** @internal How often the stall watchdog looks, at most (so a stall is found within idleTimeoutMs + this). */
 export const STALL_CHECK_MS = 500;
 /**
@@ -191,6 +204,7 @@ export class AmqpLink implements InboundLink {
         // when it notices its own last frame, so its gaps reach the whole offer (read in its
         // source, docs/wire-facts.md). Offering idleTimeoutMs/2 keeps them under the watchdog's.
         idle_time_out: advertisedIdleTimeout(settings.idleTimeoutMs),
+        session_buffer_size: SESSION_BUFFER_SIZE,
         ...connectorFor(this.endpoint), // the testing kit's dev queue in this process: no socket
         ...(this.endpoint.tls
           ? {
