@@ -82,6 +82,42 @@ describe('flow control tied to work', () => {
     expect(await queueStatsOf(broker, queue)).toMatchObject({ inFlight: 0, consumers: 0, dequeued: report.accepted });
   });
 
+  it('one message held by its handler does not stop the rest: 5,000 more are handled while it waits (session window)', async () => {
+    // rhea's default session window (2048 slots, freed only from the oldest delivery on) stopped
+    // ActiveMQ's transfers 2048 deliveries after a held one; SESSION_BUFFER_SIZE lifts that.
+    const queue = uniqueQueue('held-first');
+    const others = 5_000;
+    const bodies = [...makeOutreachMessages(others + 1, { seed: 78 })].map((m) => JSON.stringify(m));
+    await sendAmqp(broker, queue, bodies, { durable: false });
+    await expectQueueSize(broker, queue, others + 1, 60_000);
+    const consumer = new OutreachConsumer(consumerOptions(broker, queue));
+    let release: () => void = () => undefined;
+    const firstHeld = new Promise<void>((resolve) => (release = resolve));
+    let first: string | undefined;
+    let handled = 0;
+    await consumer.start(
+      async (delivery) => {
+        if (first === undefined) {
+          first = delivery.outreach.outreachId;
+          await firstHeld;
+          return;
+        }
+        handled++;
+      },
+      { concurrency: 2 },
+    );
+    try {
+      await waitFor(() => handled >= others, `the other ${others} handled while the first is held`, 60_000);
+      expect(consumer.health().inFlight).toBe(1);
+    } finally {
+      release();
+    }
+    await waitFor(() => consumer.health().held === 0, 'the first one settled', 10_000);
+    const report = await consumer.close();
+    expect(report.accepted).toBe(others + 1);
+    await expectQueueSize(broker, queue, 0, 10_000);
+  });
+
   it('two consumers on one queue share the work without loss', async () => {
     const queue = uniqueQueue('shared');
     const messages = [...makeOutreachMessages(400, { seed: 12 })];
