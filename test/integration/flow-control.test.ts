@@ -93,15 +93,11 @@ describe('flow control tied to work', () => {
     const consumer = new OutreachConsumer(consumerOptions(broker, queue));
     let release: () => void = () => undefined;
     const firstHeld = new Promise<void>((resolve) => (release = resolve));
-    let first: string | undefined;
+    let started = 0;
     let handled = 0;
     await consumer.start(
-      async (delivery) => {
-        if (first === undefined) {
-          first = delivery.outreach.outreachId;
-          await firstHeld;
-          return;
-        }
+      async () => {
+        if (started++ === 0) return firstHeld;
         handled++;
       },
       { concurrency: 2 },
